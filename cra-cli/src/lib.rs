@@ -1,0 +1,1 @@
+//! The cra command, as a library so tests can drive it in-process.

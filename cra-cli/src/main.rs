@@ -1,0 +1,2 @@
+//! The `cra` command.
+fn main() {}

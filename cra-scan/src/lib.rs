@@ -1,0 +1,3 @@
+//! Streaming layer walk, package analyzers and output formats.
+
+pub mod analyzers;

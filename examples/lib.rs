@@ -1,0 +1,1 @@
+//! Examples are listed as [[example]] targets.
