@@ -1,0 +1,7 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod agent;
+pub mod client;
+pub mod list;
+pub mod scan;
+pub mod server;
