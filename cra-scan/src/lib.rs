@@ -1,3 +1,4 @@
 //! Streaming layer walk, package analyzers and output formats.
 
 pub mod analyzers;
+pub mod purl;

@@ -8,6 +8,8 @@
 //! Cross-file decisions (which OS file wins, lock files versus `node_modules`) are made after the
 //! layers are merged, in `inventory`.
 
+pub mod apk;
+
 use std::io::Read;
 
 use cra_core::{OsRelease, Package};
@@ -36,6 +38,20 @@ pub struct AnalyzerInput<'a> {
     pub meta: FileMeta,
     /// The content, already bounded to [`Analyzer::max_size`] bytes.
     pub reader: &'a mut dyn Read,
+}
+
+impl AnalyzerInput<'_> {
+    /// Reads the whole content (already bounded by the walker) into memory.
+    pub fn read_bytes(&mut self) -> Result<Vec<u8>, AnalyzerError> {
+        let mut buf = Vec::with_capacity(usize::try_from(self.meta.size.min(1 << 20)).unwrap_or(0));
+        self.reader
+            .read_to_end(&mut buf)
+            .map_err(|source| AnalyzerError::Io {
+                path: self.path.to_owned(),
+                source,
+            })?;
+        Ok(buf)
+    }
 }
 
 /// The OS facts one file gives, with the rank of the file that gave them (lower wins).
@@ -104,5 +120,7 @@ pub trait Analyzer: Send + Sync {
 
 /// Every built-in analyzer, in the order their results are reported.
 pub fn builtin() -> Vec<Box<dyn Analyzer>> {
-    vec![]
+    vec![
+        Box::new(apk::ApkAnalyzer),
+    ]
 }
