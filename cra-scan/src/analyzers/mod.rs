@@ -9,6 +9,8 @@
 //! layers are merged, in `inventory`.
 
 pub mod apk;
+pub mod npm;
+pub mod python;
 
 use std::io::Read;
 
@@ -122,5 +124,7 @@ pub trait Analyzer: Send + Sync {
 pub fn builtin() -> Vec<Box<dyn Analyzer>> {
     vec![
         Box::new(apk::ApkAnalyzer),
+        Box::new(python::PythonAnalyzer),
+        Box::new(npm::NpmAnalyzer),
     ]
 }
