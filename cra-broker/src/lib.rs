@@ -15,5 +15,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod protocol;
+pub mod session;
 
 pub use error::{Error, FilterError, ProtocolError};
