@@ -1,1 +1,3 @@
 //! The harness the integration tests share.
+
+pub mod registry;
