@@ -11,6 +11,7 @@
 pub mod apk;
 pub mod npm;
 pub mod python;
+pub mod rpm;
 
 use std::io::Read;
 
@@ -126,5 +127,6 @@ pub fn builtin() -> Vec<Box<dyn Analyzer>> {
         Box::new(apk::ApkAnalyzer),
         Box::new(python::PythonAnalyzer),
         Box::new(npm::NpmAnalyzer),
+        Box::new(rpm::RpmAnalyzer),
     ]
 }
