@@ -9,7 +9,9 @@
 //! layers are merged, in `inventory`.
 
 pub mod apk;
+pub mod dpkg;
 pub mod npm;
+pub mod os_release;
 pub mod python;
 pub mod rpm;
 
@@ -124,6 +126,8 @@ pub trait Analyzer: Send + Sync {
 /// Every built-in analyzer, in the order their results are reported.
 pub fn builtin() -> Vec<Box<dyn Analyzer>> {
     vec![
+        Box::new(os_release::OsReleaseAnalyzer),
+        Box::new(dpkg::DpkgAnalyzer),
         Box::new(apk::ApkAnalyzer),
         Box::new(python::PythonAnalyzer),
         Box::new(npm::NpmAnalyzer),

@@ -1,0 +1,529 @@
+//! The walk of one layer: blob bytes → digest → decompression → tar entries → analyzers.
+//!
+//! ```text
+//!  raw blob ─► Measured (blob digest, byte count, image size budget, progress)
+//!           ─► Decoder (gzip / zstd / plain, by magic)
+//!           ─► Measured (diff_id, unpacked size budget) ─► BufReader ─► EndTracker ─► tar
+//! ```
+//!
+//! Everything is synchronous and runs on a blocking thread; nothing is written to disk.
+//! Only entries that some analyzer [`wants`](crate::analyzers::Analyzer::wants) are read, into
+//! a buffer bounded by the analyzers' [`max_size`](crate::analyzers::Analyzer::max_size).
+//! Whiteouts and opaque directories are recorded, not applied: `merge` applies them across
+//! layers in order.
+//! After the last tar entry the rest of the stream is drained, so that both digests cover every
+//! byte of the blob.
+
+pub mod decompress;
+pub mod path;
+pub mod whiteout;
+
+use std::collections::BTreeMap;
+use std::io::{self, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cra_core::digest::{Algorithm, Hasher};
+use cra_core::Digest;
+
+use crate::analyzers::{Analyzer, AnalyzerInput, FileMeta, Findings};
+use decompress::{Decoder, DecoderError, UnsupportedCompression};
+use whiteout::Marker;
+
+/// A byte budget shared by the layers of one image; reading past it fails the read.
+#[derive(Debug, Default)]
+pub struct Budget {
+    limit: Option<u64>,
+    used: AtomicU64,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes (`None`: unlimited, only counted).
+    pub fn new(limit: Option<u64>) -> Self {
+        Self {
+            limit,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Bytes charged so far.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn charge(&self, n: u64) -> bool {
+        let total = self.used.fetch_add(n, Ordering::Relaxed) + n;
+        self.limit.is_none_or(|limit| total <= limit)
+    }
+
+    fn exceeded(&self) -> bool {
+        self.limit.is_some_and(|limit| self.used() > limit)
+    }
+}
+
+/// Why a layer could not be walked.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// The layer uses a compression we do not read.
+    #[error(transparent)]
+    Compression(#[from] UnsupportedCompression),
+    /// The compressed or tar stream is corrupt or ends early.
+    #[error("layer stream is corrupt or truncated")]
+    Corrupt(#[source] io::Error),
+    /// A wanted entry has fewer bytes than its header declares.
+    #[error("tar entry {path} is cut short: {got} of {expected} bytes")]
+    Truncated {
+        /// The entry.
+        path: String,
+        /// The size from the tar header.
+        expected: u64,
+        /// The bytes present.
+        got: u64,
+    },
+    /// The image's layers unpack to more bytes than allowed (a decompression bomb).
+    #[error("layers unpack to more than {limit} bytes")]
+    UnpackedTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The image's blobs are larger than allowed.
+    #[error("blobs are larger than {limit} bytes")]
+    CompressedTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// What one analyzer found in one file.
+#[derive(Debug, Clone)]
+pub struct AnalyzedFile {
+    /// The analyzer's id.
+    pub analyzer: &'static str,
+    /// Its findings.
+    pub findings: Findings,
+}
+
+/// The result of walking one layer.
+#[derive(Debug, Default)]
+pub struct LayerFindings {
+    /// Analyzed files by normalised path; a later entry for the same path replaces an earlier one.
+    pub files: BTreeMap<String, Vec<AnalyzedFile>>,
+    /// Paths deleted from lower layers by `.wh.<name>` markers.
+    pub whiteouts: Vec<String>,
+    /// Directories made opaque by `.wh..wh..opq` markers.
+    pub opaque_dirs: Vec<String>,
+    /// Wanted paths that this layer turns into something other than a regular file (a symlink, a
+    /// hardlink, a directory): lower layers' content there no longer counts.
+    pub replaced: Vec<String>,
+    /// Problems that did not stop the walk, each naming the layer.
+    pub warnings: Vec<String>,
+    /// The digest of the raw blob, in the requested algorithm.
+    pub blob_digest: Option<Digest>,
+    /// The sha256 of the uncompressed tar stream.
+    pub diff_id: Option<Digest>,
+    /// Raw blob bytes read.
+    pub compressed_size: u64,
+    /// Uncompressed bytes read.
+    pub uncompressed_size: u64,
+}
+
+/// How to walk one layer.
+pub struct Walk<'a> {
+    /// How the layer is named in warnings (`layer 1 (sha256:…)`).
+    pub label: &'a str,
+    /// The analyzers to offer entries to.
+    pub analyzers: &'a [Arc<dyn Analyzer>],
+    /// The algorithm of the blob digest to compute; `None` skips it (the source verified it).
+    pub blob_algorithm: Option<Algorithm>,
+    /// The image-wide budget of raw blob bytes.
+    pub compressed: &'a Budget,
+    /// The image-wide budget of uncompressed bytes.
+    pub unpacked: &'a Budget,
+    /// Called with the number of raw bytes as they are read.
+    pub on_bytes: &'a (dyn Fn(u64) + Sync),
+}
+
+impl std::fmt::Debug for Walk<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Walk").field("label", &self.label).finish()
+    }
+}
+
+/// A reader that hashes, counts and charges a budget.
+struct Measured<'a, R> {
+    inner: R,
+    hasher: Option<Hasher>,
+    count: u64,
+    budget: &'a Budget,
+    on_bytes: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl<'a, R: Read> Measured<'a, R> {
+    fn new(inner: R, algorithm: Option<Algorithm>, budget: &'a Budget) -> Self {
+        Self {
+            inner,
+            hasher: algorithm.map(Hasher::new),
+            count: 0,
+            budget,
+            on_bytes: None,
+        }
+    }
+
+    fn finish(self) -> (Option<Digest>, u64) {
+        (self.hasher.map(Hasher::finish), self.count)
+    }
+
+    fn into_parts(self) -> (R, Option<Digest>, u64) {
+        (self.inner, self.hasher.map(Hasher::finish), self.count)
+    }
+}
+
+impl<R: Read> Read for Measured<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Some(h) = &mut self.hasher {
+                h.update(&buf[..n]);
+            }
+            self.count += n as u64;
+            if let Some(cb) = self.on_bytes {
+                cb(n as u64);
+            }
+            if !self.budget.charge(n as u64) {
+                return Err(io::Error::other("byte budget exceeded"));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Remembers whether the tar reader met the end of the stream (instead of an end-of-archive
+/// block).
+struct EndTracker<R> {
+    inner: R,
+    hit_eof: bool,
+    read_any: bool,
+}
+
+impl<R: Read> Read for EndTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.hit_eof = true;
+        }
+        self.read_any |= n > 0;
+        Ok(n)
+    }
+}
+
+/// Bytes of uncompressed tar read ahead of the tar parser.
+const TAR_BUFFER: usize = 256 * 1024;
+
+/// Walks one layer blob read from `raw`.
+pub fn walk<R: Read>(raw: R, w: &Walk<'_>) -> Result<LayerFindings, LayerError> {
+    let result = walk_inner(raw, w);
+    // A budget overrun surfaces as some read error deep in the decoder or tar parser; name it.
+    if result.is_err() {
+        if let Some(limit) = w.unpacked.limit().filter(|_| w.unpacked.exceeded()) {
+            return Err(LayerError::UnpackedTooLarge { limit });
+        }
+        if let Some(limit) = w.compressed.limit().filter(|_| w.compressed.exceeded()) {
+            return Err(LayerError::CompressedTooLarge { limit });
+        }
+    }
+    result
+}
+
+fn walk_inner<R: Read>(raw: R, w: &Walk<'_>) -> Result<LayerFindings, LayerError> {
+    let mut measured_raw = Measured::new(raw, w.blob_algorithm, w.compressed);
+    measured_raw.on_bytes = Some(w.on_bytes);
+    let decoder = Decoder::new(measured_raw).map_err(|e| match e {
+        DecoderError::Io(e) => LayerError::Corrupt(e),
+        DecoderError::Unsupported(u) => LayerError::Compression(u),
+    })?;
+    let unpacked = Measured::new(decoder, Some(Algorithm::Sha256), w.unpacked);
+    let tracker = EndTracker {
+        inner: BufReader::with_capacity(TAR_BUFFER, unpacked),
+        hit_eof: false,
+        read_any: false,
+    };
+    let mut archive = tar::Archive::new(tracker);
+    let mut out = LayerFindings::default();
+    walk_entries(&mut archive, w, &mut out)?;
+
+    let mut tracker = archive.into_inner();
+    if tracker.hit_eof && tracker.read_any {
+        out.warnings.push(format!(
+            "{}: tar stream ends without end-of-archive blocks",
+            w.label
+        ));
+    }
+    // Drain what follows the end-of-archive blocks (padding, compression trailers) so that the
+    // digests cover the whole blob.
+    io::copy(&mut tracker.inner, &mut io::sink()).map_err(LayerError::Corrupt)?;
+    let (decoder, diff_id, uncompressed_size) = tracker.inner.into_inner().into_parts();
+    let mut raw = decoder.into_inner();
+    io::copy(&mut raw, &mut io::sink()).map_err(LayerError::Corrupt)?;
+    let (blob_digest, compressed_size) = raw.finish();
+    out.diff_id = diff_id;
+    out.uncompressed_size = uncompressed_size;
+    out.blob_digest = blob_digest;
+    out.compressed_size = compressed_size;
+    Ok(out)
+}
+
+fn walk_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    w: &Walk<'_>,
+    out: &mut LayerFindings,
+) -> Result<(), LayerError> {
+    for entry in archive.entries().map_err(LayerError::Corrupt)? {
+        let mut entry = entry.map_err(LayerError::Corrupt)?;
+        let path = match path::normalize(&entry.path_bytes()) {
+            Ok(p) => p,
+            Err(e) => {
+                out.warnings
+                    .push(format!("{}: {e}; entry skipped", w.label));
+                continue;
+            }
+        };
+        match whiteout::classify(&path) {
+            Marker::Whiteout(target) => {
+                out.whiteouts.push(target);
+                continue;
+            }
+            Marker::Opaque(dir) => {
+                out.opaque_dirs.push(dir);
+                continue;
+            }
+            Marker::AufsMeta => continue,
+            Marker::None => {}
+        }
+        let header = entry.header();
+        let kind = header.entry_type();
+        if kind.is_gnu_sparse() {
+            out.warnings.push(format!(
+                "{}: {path} is a sparse file; its content is read as stored",
+                w.label
+            ));
+        }
+        let meta = FileMeta {
+            size: entry.size(),
+            mode: header.mode().unwrap_or(0),
+        };
+        let wanting: Vec<&Arc<dyn Analyzer>> = w
+            .analyzers
+            .iter()
+            .filter(|a| a.wants(&path, &meta))
+            .collect();
+        if wanting.is_empty() {
+            continue;
+        }
+        if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
+            if kind.is_hard_link() {
+                out.warnings.push(format!(
+                    "{}: {path} is a hardlink; its content is not analyzed",
+                    w.label
+                ));
+            }
+            out.files.remove(&path);
+            out.replaced.push(path);
+            continue;
+        }
+        let analyzed = analyze_entry(&mut entry, &path, meta, &wanting, w, out)?;
+        out.files.insert(path, analyzed);
+    }
+    Ok(())
+}
+
+fn analyze_entry<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    path: &str,
+    meta: FileMeta,
+    wanting: &[&Arc<dyn Analyzer>],
+    w: &Walk<'_>,
+    out: &mut LayerFindings,
+) -> Result<Vec<AnalyzedFile>, LayerError> {
+    let fitting: Vec<&Arc<dyn Analyzer>> = wanting
+        .iter()
+        .copied()
+        .filter(|a| {
+            let fits = meta.size <= a.max_size();
+            if !fits {
+                out.warnings.push(format!(
+                    "{}: {path} is {} bytes, more than the {} analyzer reads ({}); skipped",
+                    w.label,
+                    meta.size,
+                    a.id(),
+                    a.max_size()
+                ));
+            }
+            fits
+        })
+        .collect();
+    if fitting.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The size was checked against the analyzers' caps, so this allocation is bounded.
+    let mut content = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+    entry
+        .take(meta.size)
+        .read_to_end(&mut content)
+        .map_err(LayerError::Corrupt)?;
+    if content.len() as u64 != meta.size {
+        return Err(LayerError::Truncated {
+            path: path.to_owned(),
+            expected: meta.size,
+            got: content.len() as u64,
+        });
+    }
+    let mut analyzed = Vec::with_capacity(fitting.len());
+    for analyzer in fitting {
+        let mut reader: &[u8] = &content;
+        let input = AnalyzerInput {
+            path,
+            meta,
+            reader: &mut reader,
+        };
+        match analyzer.analyze(input) {
+            Ok(findings) => analyzed.push(AnalyzedFile {
+                analyzer: analyzer.id(),
+                findings,
+            }),
+            Err(e) => out.warnings.push(format!("{}: {e}", w.label)),
+        }
+    }
+    Ok(analyzed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::builtin;
+    use crate::testutil::{gzip, tar, Item};
+
+    const STATUS: &[u8] =
+        b"Package: bash\nStatus: install ok installed\nVersion: 5.2-1\nArchitecture: amd64\n";
+
+    fn run(blob: &[u8], unpacked_limit: Option<u64>) -> Result<LayerFindings, LayerError> {
+        let analyzers: Vec<Arc<dyn Analyzer>> = builtin().into_iter().map(Arc::from).collect();
+        let compressed = Budget::new(None);
+        let unpacked = Budget::new(unpacked_limit);
+        let seen = AtomicU64::new(0);
+        let on_bytes = |n: u64| {
+            seen.fetch_add(n, Ordering::Relaxed);
+        };
+        let out = walk(
+            blob,
+            &Walk {
+                label: "layer 0 (test)",
+                analyzers: &analyzers,
+                blob_algorithm: Some(Algorithm::Sha256),
+                compressed: &compressed,
+                unpacked: &unpacked,
+                on_bytes: &on_bytes,
+            },
+        );
+        if out.is_ok() {
+            assert_eq!(seen.load(Ordering::Relaxed), blob.len() as u64);
+        }
+        out
+    }
+
+    #[test]
+    fn finds_wanted_files_and_markers_and_hashes_both_sides() {
+        let raw = tar(&[
+            Item::Dir("./var/lib/dpkg/"),
+            Item::File("./var/lib/dpkg/status", STATUS),
+            Item::File("./usr/bin/bash", b"ELF"),
+            Item::File("./etc/.wh.os-release", b""),
+            Item::File("./opt/.wh..wh..opq", b""),
+            Item::Symlink("./usr/lib/os-release", "../../etc/os-release"),
+        ]);
+        let blob = gzip(&raw);
+        let f = run(&blob, None).unwrap();
+        assert_eq!(f.files.keys().collect::<Vec<_>>(), ["/var/lib/dpkg/status"]);
+        assert_eq!(f.whiteouts, ["/etc/os-release"]);
+        assert_eq!(f.opaque_dirs, ["/opt"]);
+        assert_eq!(f.replaced, ["/usr/lib/os-release"]);
+        assert_eq!(f.diff_id, Some(Digest::sha256_of(&raw)));
+        assert_eq!(f.blob_digest, Some(Digest::sha256_of(&blob)));
+        assert_eq!(f.uncompressed_size, raw.len() as u64);
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+        let pkgs = &f.files["/var/lib/dpkg/status"][0].findings.packages;
+        assert_eq!(pkgs[0].name, "bash");
+    }
+
+    #[test]
+    fn zstd_and_plain_layers() {
+        let raw = tar(&[Item::File("var/lib/dpkg/status", STATUS)]);
+        for blob in [zstd::encode_all(&raw[..], 3).unwrap(), raw.clone()] {
+            let f = run(&blob, None).unwrap();
+            assert_eq!(f.files.len(), 1);
+            assert_eq!(f.diff_id, Some(Digest::sha256_of(&raw)));
+        }
+    }
+
+    #[test]
+    fn hostile_names_are_skipped_with_a_warning() {
+        let raw = tar(&[
+            Item::File("../var/lib/dpkg/status", STATUS),
+            Item::File("etc/ok", b"x"),
+        ]);
+        let f = run(&raw, None).unwrap();
+        assert!(f.files.is_empty());
+        assert!(
+            f.warnings[0].contains("layer 0 (test)") && f.warnings[0].contains("escapes"),
+            "{:?}",
+            f.warnings
+        );
+    }
+
+    #[test]
+    fn missing_end_blocks_warn_and_empty_layers_do_not() {
+        let raw = tar(&[Item::File("var/lib/dpkg/status", STATUS)]);
+        let without_end = &raw[..raw.len() - 1024];
+        let f = run(without_end, None).unwrap();
+        assert_eq!(f.files.len(), 1);
+        assert!(f.warnings[0].contains("end-of-archive"), "{:?}", f.warnings);
+        let f = run(b"", None).unwrap();
+        assert!(f.warnings.is_empty() && f.files.is_empty());
+        let f = run(&gzip(&tar(&[])), None).unwrap();
+        assert!(f.warnings.is_empty());
+    }
+
+    #[test]
+    fn entry_cut_mid_way_is_an_error() {
+        let big = vec![b'x'; 4096];
+        let raw = tar(&[
+            Item::File("var/lib/dpkg/status", STATUS),
+            Item::File("usr/share/big", &big),
+        ]);
+        // Cut inside the unwanted entry's data, and inside the wanted entry's data.
+        for cut in [512 + 512 + 512 + 100, 512 + 20] {
+            let err = run(&raw[..cut], None).unwrap_err();
+            assert!(
+                matches!(err, LayerError::Corrupt(_) | LayerError::Truncated { .. }),
+                "{err:?}"
+            );
+        }
+        let err = run(&gzip(&raw)[..100], None).unwrap_err();
+        assert!(matches!(err, LayerError::Corrupt(_)), "{err:?}");
+    }
+
+    #[test]
+    fn decompression_bomb_is_cut_off() {
+        let zeros = vec![0u8; 4 << 20];
+        let raw = tar(&[Item::File("big", &zeros)]);
+        let err = run(&gzip(&raw), Some(1 << 20)).unwrap_err();
+        assert!(
+            matches!(err, LayerError::UnpackedTooLarge { limit } if limit == 1 << 20),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,310 @@
+//! The scanner: resolve the image, walk its layers concurrently, merge them in order.
+//!
+//! ```text
+//!            ┌─ layer 0: source ─► (bounded channel) ─► spawn_blocking walk ─┐
+//!  resolve ──┼─ layer 1: …                                                   ├─► merge ─► Inventory
+//!            └─ layer n: …            (at most `layer_concurrency` at once)  ┘
+//! ```
+//!
+//! Memory per layer in flight is the channel's few chunks, the decoder's window, the tar read
+//! buffer and the wanted files; results are small and kept in layer order.
+
+use std::sync::Arc;
+
+use cra_core::digest::Algorithm;
+use cra_core::{Digest, Platform};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::analyzers::{self, Analyzer};
+use crate::error::ScanError;
+use crate::inventory::Inventory;
+use crate::layer::{self, Budget, LayerError, LayerFindings, Walk};
+use crate::merge;
+use crate::source::{
+    self, open_file_range, BlobReader, ImageInfo, ImageSource, LayerInfo, LayerSource,
+};
+
+/// Default cap on the bytes an image's layers may unpack to.
+pub const DEFAULT_MAX_UNPACKED_SIZE: u64 = 64 * 1024 * 1024 * 1024;
+
+/// How a scan runs.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// The platform to pick from a multi-platform image.
+    pub platform: Platform,
+    /// Refuse images whose blobs total more bytes than this (checked against the manifest before
+    /// any layer is pulled, and enforced while reading).
+    pub max_image_size: Option<u64>,
+    /// Analyzer ids to run; `None` runs all of [`analyzers::builtin`].
+    pub analyzers: Option<Vec<String>>,
+    /// How many layers are fetched and walked at once (at least 1).
+    pub layer_concurrency: usize,
+    /// Refuse images whose layers unpack to more bytes than this (decompression bombs).
+    pub max_unpacked_size: Option<u64>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            platform: Platform::default(),
+            max_image_size: None,
+            analyzers: None,
+            layer_concurrency: 3,
+            max_unpacked_size: Some(DEFAULT_MAX_UNPACKED_SIZE),
+        }
+    }
+}
+
+/// Receives progress events; called from worker threads.
+pub trait Progress: Send + Sync {
+    /// A layer starts downloading or reading.
+    fn layer_started(&self, index: usize, digest: &Digest, size: u64);
+    /// `n` more raw bytes of layer `index` were read.
+    fn bytes(&self, index: usize, n: u64);
+    /// A layer is done.
+    fn layer_done(&self, index: usize);
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    /// What the image is.
+    pub image: ImageInfo,
+    /// What is in it.
+    pub inventory: Inventory,
+}
+
+/// Scans images.
+#[derive(Debug, Clone, Default)]
+pub struct Scanner {
+    options: ScanOptions,
+}
+
+struct LayerJob {
+    index: usize,
+    info: LayerInfo,
+    source: LayerSource,
+}
+
+struct Shared {
+    analyzers: Vec<Arc<dyn Analyzer>>,
+    compressed: Budget,
+    unpacked: Budget,
+    progress: Option<Arc<dyn Progress>>,
+}
+
+impl Scanner {
+    /// A scanner with `options`.
+    pub fn new(options: ScanOptions) -> Self {
+        Self { options }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ScanOptions {
+        &self.options
+    }
+
+    /// Resolves the manifest (selecting the platform) and the config; pulls no layer.
+    pub async fn inspect(&self, source: &ImageSource) -> Result<ImageInfo, ScanError> {
+        Ok(source::resolve(source, &self.options.platform).await?.info)
+    }
+
+    /// Scans an image.
+    pub async fn scan(
+        &self,
+        source: &ImageSource,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> Result<ScanReport, ScanError> {
+        let analyzers = self.analyzers()?;
+        let resolved = source::resolve(source, &self.options.platform).await?;
+        let image = resolved.info;
+        if let Some(limit) = self.options.max_image_size {
+            if image.total_size > limit {
+                return Err(ScanError::ImageTooLarge {
+                    size: image.total_size,
+                    limit,
+                });
+            }
+        }
+        for layer in &image.layers {
+            if !cra_core::manifest::media_type::is_layer(&layer.media_type) {
+                return Err(ScanError::UnsupportedMediaType {
+                    media_type: layer.media_type.clone(),
+                });
+            }
+        }
+        let shared = Arc::new(Shared {
+            analyzers,
+            compressed: Budget::new(self.options.max_image_size),
+            unpacked: Budget::new(self.options.max_unpacked_size),
+            progress,
+        });
+        let jobs: Vec<LayerJob> = image
+            .layers
+            .iter()
+            .cloned()
+            .zip(resolved.layers)
+            .enumerate()
+            .map(|(index, (info, source))| LayerJob {
+                index,
+                info,
+                source,
+            })
+            .collect();
+        let findings: Vec<LayerFindings> = futures_util::stream::iter(jobs)
+            .map(|job| scan_layer(shared.clone(), job))
+            .buffered(self.options.layer_concurrency.max(1))
+            .try_collect()
+            .await?;
+        let inventory = Inventory::from_merged(merge::merge(findings), &image.layers);
+        Ok(ScanReport { image, inventory })
+    }
+
+    fn analyzers(&self) -> Result<Vec<Arc<dyn Analyzer>>, ScanError> {
+        let all: Vec<Arc<dyn Analyzer>> = analyzers::builtin().into_iter().map(Arc::from).collect();
+        let Some(wanted) = &self.options.analyzers else {
+            return Ok(all);
+        };
+        for id in wanted {
+            if !all.iter().any(|a| a.id() == id) {
+                return Err(ScanError::UnknownAnalyzer(id.clone()));
+            }
+        }
+        Ok(all
+            .into_iter()
+            .filter(|a| wanted.iter().any(|w| w == a.id()))
+            .collect())
+    }
+}
+
+async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings, ScanError> {
+    let LayerJob {
+        index,
+        info,
+        source,
+    } = job;
+    if let Some(p) = &shared.progress {
+        p.layer_started(index, &info.digest, info.size);
+    }
+    let label = format!("layer {index} ({})", info.digest);
+    let (reader, verify, failure): (Box<dyn std::io::Read + Send>, _, _) = match source {
+        LayerSource::File {
+            path,
+            offset,
+            size,
+            verify,
+        } => (
+            Box::new(open_file_range(&path, offset, size)?),
+            verify,
+            None,
+        ),
+        LayerSource::Registry {
+            registry,
+            repository,
+        } => {
+            let reader =
+                BlobReader::open(&registry, &repository, &info.digest, Some(info.size)).await?;
+            let slot = reader.failure_slot();
+            (Box::new(reader), None, Some(slot))
+        }
+        LayerSource::Missing { reason } => {
+            if let Some(p) = &shared.progress {
+                p.layer_done(index);
+            }
+            return Ok(LayerFindings {
+                warnings: vec![format!("{label}: {reason}; skipped")],
+                ..LayerFindings::default()
+            });
+        }
+    };
+    let algorithm: Option<Algorithm> = verify.as_ref().map(Digest::algorithm);
+    let walk_shared = shared.clone();
+    let walk_label = label.clone();
+    let walked = tokio::task::spawn_blocking(move || {
+        let s = &walk_shared;
+        let on_bytes = |n: u64| {
+            if let Some(p) = &s.progress {
+                p.bytes(index, n);
+            }
+        };
+        layer::walk(
+            reader,
+            &Walk {
+                label: &walk_label,
+                analyzers: &s.analyzers,
+                blob_algorithm: algorithm,
+                compressed: &s.compressed,
+                unpacked: &s.unpacked,
+                on_bytes: &on_bytes,
+            },
+        )
+    })
+    .await
+    .map_err(ScanError::Task)?;
+    let findings = match walked {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some(err) = failure.as_ref().and_then(BlobReader::failure) {
+                return Err(ScanError::registry(format!("cannot read {label}"), err));
+            }
+            return Err(layer_error(e, index, &info, &label, &shared));
+        }
+    };
+    check_digests(&findings, &info, verify.as_ref(), &label)?;
+    if let Some(p) = &shared.progress {
+        p.layer_done(index);
+    }
+    Ok(findings)
+}
+
+fn layer_error(
+    e: LayerError,
+    index: usize,
+    info: &LayerInfo,
+    label: &str,
+    shared: &Shared,
+) -> ScanError {
+    match e {
+        LayerError::UnpackedTooLarge { limit } => ScanError::UnpackedTooLarge {
+            layer: label.to_owned(),
+            limit,
+        },
+        LayerError::CompressedTooLarge { limit } => ScanError::ImageTooLarge {
+            size: shared.compressed.used(),
+            limit,
+        },
+        source => ScanError::Layer {
+            index,
+            digest: info.digest.clone(),
+            source,
+        },
+    }
+}
+
+fn check_digests(
+    findings: &LayerFindings,
+    info: &LayerInfo,
+    verify: Option<&Digest>,
+    label: &str,
+) -> Result<(), ScanError> {
+    if let (Some(expected), Some(actual)) = (verify, &findings.blob_digest) {
+        if expected != actual {
+            return Err(ScanError::DigestMismatch {
+                what: label.to_owned(),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            });
+        }
+    }
+    if let (Some(expected), Some(actual)) = (&info.diff_id, &findings.diff_id) {
+        if expected != actual {
+            return Err(ScanError::DigestMismatch {
+                what: format!("diff_id of {label}"),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Local blob stores: a layout directory, or an index of the entries of an image tar.
+//!
+//! An image tar is read once to record where each regular file's bytes sit (offset and size);
+//! blobs are then read straight from those ranges, in any order, without extracting anything.
+//! Symlinked entries (a legacy docker-archive links identical `layer.tar` files) are resolved
+//! inside the archive only.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::ScanError;
+use crate::layer::path;
+
+use super::{open_file_range, LayerSource};
+
+/// How many symlinks one lookup may follow.
+const MAX_LINKS: usize = 8;
+
+/// An index of the regular files and symlinks of a tar.
+#[derive(Debug)]
+pub(crate) struct TarIndex {
+    path: PathBuf,
+    files: HashMap<String, (u64, u64)>,
+    links: HashMap<String, String>,
+}
+
+impl TarIndex {
+    /// Reads the entry headers of the tar at `path`.
+    pub(crate) fn open(path: &Path) -> Result<TarIndex, ScanError> {
+        let bad = |reason: String| ScanError::Archive {
+            path: path.to_owned(),
+            reason,
+        };
+        let mut file = std::fs::File::open(path).map_err(|e| ScanError::io(path, e))?;
+        let mut magic = [0u8; 2];
+        let n = file.read(&mut magic).map_err(|e| ScanError::io(path, e))?;
+        if n == 2 && magic == [0x1f, 0x8b] {
+            return Err(bad(
+                "the archive is gzip-compressed; decompress it first".into()
+            ));
+        }
+        let file = std::fs::File::open(path).map_err(|e| ScanError::io(path, e))?;
+        let mut archive = tar::Archive::new(file);
+        let mut files = HashMap::new();
+        let mut links = HashMap::new();
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| bad(format!("not a tar file: {e}")))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| bad(format!("unreadable tar entry: {e}")))?;
+            let Ok(name) = path::normalize(&entry.path_bytes()) else {
+                continue;
+            };
+            let name = name.trim_start_matches('/').to_owned();
+            let kind = entry.header().entry_type();
+            if kind.is_file() || kind.is_contiguous() {
+                files.insert(name, (entry.raw_file_position(), entry.size()));
+            } else if kind.is_symlink() || kind.is_hard_link() {
+                if let Some(target) = entry.link_name_bytes() {
+                    let target = String::from_utf8_lossy(&target).into_owned();
+                    let resolved = if kind.is_symlink() && !target.starts_with('/') {
+                        let parent = path::parent(&format!("/{name}")).to_owned();
+                        format!("{parent}/{target}")
+                    } else {
+                        target
+                    };
+                    if let Ok(t) = path::normalize(resolved.as_bytes()) {
+                        links.insert(name, t.trim_start_matches('/').to_owned());
+                    }
+                }
+            }
+        }
+        Ok(TarIndex {
+            path: path.to_owned(),
+            files,
+            links,
+        })
+    }
+
+    /// The offset and size of `name`, following links inside the archive.
+    pub(crate) fn locate(&self, name: &str) -> Option<(u64, u64)> {
+        let mut name = name.trim_start_matches("./").to_owned();
+        for _ in 0..=MAX_LINKS {
+            if let Some(found) = self.files.get(&name) {
+                return Some(*found);
+            }
+            name = self.links.get(&name)?.clone();
+        }
+        None
+    }
+
+    /// Whether the archive holds `name`.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.locate(name).is_some()
+    }
+}
+
+/// Where a local image keeps its files.
+#[derive(Debug)]
+pub(crate) enum Store {
+    /// A directory.
+    Dir(PathBuf),
+    /// An indexed tar.
+    Tar(TarIndex),
+}
+
+impl Store {
+    /// The directory or archive path, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Store::Dir(p) => p,
+            Store::Tar(t) => &t.path,
+        }
+    }
+
+    /// Where `name` is: (file, offset, size), or `None` when absent.
+    pub(crate) fn locate(&self, name: &str) -> Result<Option<(PathBuf, u64, u64)>, ScanError> {
+        match self {
+            Store::Dir(dir) => {
+                let path = dir.join(name);
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => Ok(Some((path, 0, m.len()))),
+                    Ok(_) => Ok(None),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(ScanError::io(path, e)),
+                }
+            }
+            Store::Tar(t) => Ok(t.locate(name).map(|(o, s)| (t.path.clone(), o, s))),
+        }
+    }
+
+    /// Reads a small file whole; `None` when absent.
+    pub(crate) fn read_small(&self, name: &str) -> Result<Option<Vec<u8>>, ScanError> {
+        let Some((path, offset, size)) = self.locate(name)? else {
+            return Ok(None);
+        };
+        if size > super::MAX_METADATA_SIZE {
+            return Err(ScanError::Archive {
+                path: self.path().to_owned(),
+                reason: format!("{name} is {size} bytes, too large for image metadata"),
+            });
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        open_file_range(&path, offset, size)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| ScanError::io(&path, e))?;
+        Ok(Some(bytes))
+    }
+
+    /// A layer blob as a [`LayerSource`], checking the declared size; `None` when absent.
+    pub(crate) fn layer(
+        &self,
+        name: &str,
+        declared_size: Option<u64>,
+        verify: Option<cra_core::Digest>,
+    ) -> Result<Option<LayerSource>, ScanError> {
+        let Some((path, offset, size)) = self.locate(name)? else {
+            return Ok(None);
+        };
+        if let Some(expected) = declared_size.filter(|d| *d != size) {
+            return Err(ScanError::SizeMismatch {
+                what: format!("blob {name}"),
+                expected,
+                actual: size,
+            });
+        }
+        Ok(Some(LayerSource::File {
+            path,
+            offset,
+            size,
+            verify,
+        }))
+    }
+}
