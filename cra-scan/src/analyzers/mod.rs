@@ -10,6 +10,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod gobin;
 pub mod npm;
 pub mod os_release;
 pub mod python;
@@ -132,5 +133,6 @@ pub fn builtin() -> Vec<Box<dyn Analyzer>> {
         Box::new(python::PythonAnalyzer),
         Box::new(npm::NpmAnalyzer),
         Box::new(rpm::RpmAnalyzer),
+        Box::new(gobin::GoBinaryAnalyzer),
     ]
 }
