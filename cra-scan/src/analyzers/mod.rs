@@ -11,6 +11,7 @@
 pub mod apk;
 pub mod dpkg;
 pub mod gobin;
+pub mod java;
 pub mod npm;
 pub mod os_release;
 pub mod python;
@@ -134,5 +135,6 @@ pub fn builtin() -> Vec<Box<dyn Analyzer>> {
         Box::new(npm::NpmAnalyzer),
         Box::new(rpm::RpmAnalyzer),
         Box::new(gobin::GoBinaryAnalyzer),
+        Box::new(java::JavaAnalyzer),
     ]
 }
