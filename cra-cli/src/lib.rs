@@ -3,6 +3,7 @@
 //! `main.rs` only parses, sets up logging and calls [`run`]; each subcommand lives in
 //! `commands/<name>.rs`, the agent service in `agent/`.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod logging;

@@ -1,0 +1,148 @@
+//! What the agent asks of the scanner: an image's metadata without pulling layers, and a full
+//! scan rendered as the platform's scan results.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use cra_core::{ErrorKind, Platform, Reference, Registry, RegistryError};
+use serde::Serialize;
+
+use crate::agent::error::{status_of, ApiError};
+
+/// An image's metadata, read from its manifest and config only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageMetadata {
+    /// The repository path.
+    pub repository: String,
+    /// The tag asked for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The digest of the platform's image manifest.
+    pub digest: String,
+    /// The digest of the image config (the image id).
+    pub config_digest: String,
+    /// `os/architecture[/variant]`.
+    pub platform: String,
+    /// The config's `created` time, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The sum of the layer sizes as the manifest declares them.
+    pub size: u64,
+    /// The layers, base first.
+    pub layers: Vec<LayerMetadata>,
+}
+
+/// One layer of [`ImageMetadata`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerMetadata {
+    /// The blob digest.
+    pub digest: String,
+    /// The uncompressed digest from the config, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_id: Option<String>,
+    /// The blob size.
+    pub size: u64,
+    /// The blob media type.
+    pub media_type: String,
+}
+
+/// A finished scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOutput {
+    /// The digest of the scanned image manifest.
+    pub digest: Option<String>,
+    /// The snyk-docker-plugin scan results (a JSON array).
+    pub scan_results: serde_json::Value,
+}
+
+/// What kind of failure a scan or inspection met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The registry failed in this way.
+    Registry(ErrorKind),
+    /// The image is larger than `SNYK_MAX_IMAGE_SIZE_IN_BYTES`.
+    TooLarge,
+    /// The image content is malformed or hostile.
+    InvalidImage,
+    /// The agent stopped before the scan could finish.
+    ShuttingDown,
+    /// Anything else.
+    Internal,
+}
+
+/// A failed scan or inspection, with a message fit for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EngineError {
+    /// What failed.
+    pub kind: FailureKind,
+    /// Why, without secrets.
+    pub message: String,
+}
+
+impl EngineError {
+    /// An error of `kind`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The stable code used in HTTP errors and failed callbacks.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self.kind {
+            FailureKind::Registry(kind) => status_of(kind),
+            FailureKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "image_too_large"),
+            FailureKind::InvalidImage => (StatusCode::BAD_GATEWAY, "invalid_image"),
+            FailureKind::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            FailureKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "scan_failed"),
+        }
+    }
+}
+
+impl From<RegistryError> for EngineError {
+    fn from(err: RegistryError) -> Self {
+        let kind = match err.kind() {
+            ErrorKind::TooLarge => FailureKind::TooLarge,
+            other => FailureKind::Registry(other),
+        };
+        EngineError::new(kind, err.to_string())
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        let (status, code) = err.status_and_code();
+        ApiError::new(status, code, err.message)
+    }
+}
+
+/// The scanner as the agent uses it.
+#[async_trait]
+pub trait Engine: Send + Sync + fmt::Debug {
+    /// The metadata of `reference`, for `platform` (default `linux/amd64`); no layer is pulled.
+    async fn inspect(
+        &self,
+        registry: Arc<dyn Registry>,
+        reference: Reference,
+        platform: Option<Platform>,
+    ) -> Result<ImageMetadata, EngineError>;
+
+    /// Scans `reference`; an image larger than the agent's limit is refused before any layer
+    /// is pulled.
+    async fn scan(
+        &self,
+        registry: Arc<dyn Registry>,
+        reference: Reference,
+        platform: Option<Platform>,
+    ) -> Result<ScanOutput, EngineError>;
+}

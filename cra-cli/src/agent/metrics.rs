@@ -1,0 +1,256 @@
+//! Counters of the agent, rendered in the Prometheus text exposition format for `GET /metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::agent::jobs::QueueSnapshot;
+
+/// How a scan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScanOutcome {
+    /// The scan finished and its result was produced.
+    Succeeded,
+    /// The scan failed; a failed result was reported.
+    Failed,
+    /// The scan was refused because the queue was full.
+    Rejected,
+}
+
+impl ScanOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            ScanOutcome::Succeeded => "succeeded",
+            ScanOutcome::Failed => "failed",
+            ScanOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// The agent's counters; gauges of the queue are read from it at render time.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    scans_accepted: AtomicU64,
+    scans_succeeded: AtomicU64,
+    scans_failed: AtomicU64,
+    scans_rejected: AtomicU64,
+    callbacks_delivered: AtomicU64,
+    callbacks_failed: AtomicU64,
+    callback_retries: AtomicU64,
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+}
+
+impl Metrics {
+    /// Counts an accepted scan request.
+    pub fn scan_accepted(&self) {
+        self.scans_accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a finished or refused scan.
+    pub fn scan_finished(&self, outcome: ScanOutcome) {
+        let counter = match outcome {
+            ScanOutcome::Succeeded => &self.scans_succeeded,
+            ScanOutcome::Failed => &self.scans_failed,
+            ScanOutcome::Rejected => &self.scans_rejected,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a callback that was delivered (`true`) or given up on (`false`).
+    pub fn callback(&self, delivered: bool) {
+        let counter = if delivered {
+            &self.callbacks_delivered
+        } else {
+            &self.callbacks_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one retried callback attempt.
+    pub fn callback_retry(&self) {
+        self.callback_retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one answered HTTP request by method, route pattern and status.
+    pub fn request(&self, method: &str, route: &str, status: u16) {
+        if let Ok(mut map) = self.requests.lock() {
+            *map.entry((method.to_owned(), route.to_owned(), status))
+                .or_insert(0) += 1;
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self, queue: QueueSnapshot) -> String {
+        let mut out = String::new();
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        gauge(
+            &mut out,
+            "cra_agent_scans_queued",
+            "Accepted scans waiting for a free slot.",
+            queue.queued as u64,
+        );
+        gauge(
+            &mut out,
+            "cra_agent_scans_running",
+            "Scans running now.",
+            queue.running as u64,
+        );
+        gauge(
+            &mut out,
+            "cra_agent_scans_max_active",
+            "The most scans that run at once (MAX_ACTIVE_OPERATIONS).",
+            queue.max_active as u64,
+        );
+        gauge(
+            &mut out,
+            "cra_agent_scans_max_queued",
+            "The most scans that may wait; beyond it /scan answers 429.",
+            queue.max_queued as u64,
+        );
+        counter(
+            &mut out,
+            "cra_agent_scans_accepted_total",
+            "Scan requests accepted with 202.",
+            load(&self.scans_accepted),
+        );
+        header(
+            &mut out,
+            "cra_agent_scans_total",
+            "Scans by outcome.",
+            "counter",
+        );
+        for (outcome, c) in [
+            (ScanOutcome::Succeeded, &self.scans_succeeded),
+            (ScanOutcome::Failed, &self.scans_failed),
+            (ScanOutcome::Rejected, &self.scans_rejected),
+        ] {
+            let _ = writeln!(
+                out,
+                "cra_agent_scans_total{{outcome=\"{}\"}} {}",
+                outcome.label(),
+                load(c)
+            );
+        }
+        header(
+            &mut out,
+            "cra_agent_callbacks_total",
+            "Callbacks to the broker client by result.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "cra_agent_callbacks_total{{result=\"delivered\"}} {}",
+            load(&self.callbacks_delivered)
+        );
+        let _ = writeln!(
+            out,
+            "cra_agent_callbacks_total{{result=\"failed\"}} {}",
+            load(&self.callbacks_failed)
+        );
+        counter(
+            &mut out,
+            "cra_agent_callback_retries_total",
+            "Callback attempts that were retried after a failure.",
+            load(&self.callback_retries),
+        );
+        header(
+            &mut out,
+            "cra_agent_http_requests_total",
+            "HTTP requests answered, by method, route and status.",
+            "counter",
+        );
+        if let Ok(map) = self.requests.lock() {
+            for ((method, route, status), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "cra_agent_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(method),
+                    escape(route)
+                );
+            }
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, help, "gauge");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, help, "counter");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// Escapes a label value (backslash, quote, newline).
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str, series: &str) -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[test]
+    fn renders_gauges_and_counters() {
+        let m = Metrics::default();
+        m.scan_accepted();
+        m.scan_accepted();
+        m.scan_finished(ScanOutcome::Succeeded);
+        m.scan_finished(ScanOutcome::Rejected);
+        m.callback(true);
+        m.callback_retry();
+        m.request("GET", "/list/{*repository}", 200);
+        m.request("GET", "/list/{*repository}", 200);
+        m.request("GET", "with \"quote\"", 404);
+        let text = m.render(QueueSnapshot {
+            queued: 3,
+            running: 1,
+            max_active: 1,
+            max_queued: 100,
+        });
+        assert_eq!(value(&text, "cra_agent_scans_queued"), Some(3));
+        assert_eq!(value(&text, "cra_agent_scans_running"), Some(1));
+        assert_eq!(value(&text, "cra_agent_scans_accepted_total"), Some(2));
+        assert_eq!(
+            value(&text, "cra_agent_scans_total{outcome=\"succeeded\"}"),
+            Some(1)
+        );
+        assert_eq!(
+            value(&text, "cra_agent_scans_total{outcome=\"rejected\"}"),
+            Some(1)
+        );
+        assert_eq!(
+            value(&text, "cra_agent_callbacks_total{result=\"delivered\"}"),
+            Some(1)
+        );
+        assert_eq!(
+            value(
+                &text,
+                "cra_agent_http_requests_total{method=\"GET\",route=\"/list/{*repository}\",status=\"200\"}"
+            ),
+            Some(2)
+        );
+        assert!(text.contains("route=\"with \\\"quote\\\"\""), "{text}");
+        // Every sample line belongs to a declared metric family.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(['{', ' ']).next().unwrap_or_default();
+            assert!(text.contains(&format!("# TYPE {name} ")), "{line}");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The agent's validated settings, built by `commands/agent.rs` from flags and environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::agent::callback::RetryPolicy;
+
+/// The product's default image size limit: 2 GiB.
+pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 2_147_483_648;
+
+/// Everything the agent needs once the listener is bound.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Images whose manifest declares more bytes than this are refused before any layer is pulled.
+    pub max_image_size: u64,
+    /// How many scans run at once (`MAX_ACTIVE_OPERATIONS`).
+    pub max_active_operations: usize,
+    /// How many accepted scans may wait for a free slot; beyond it, `/scan` answers 429.
+    pub max_queued_operations: usize,
+    /// The `Retry-After` the agent sends with a 429 when its queue is full.
+    pub queue_retry_after: Duration,
+    /// The broker client's base URL, where scan results are posted (`BROKER_CLIENT_URL`).
+    pub broker_client_url: Option<Url>,
+    /// The certificate and key to serve HTTPS with; plain HTTP when absent.
+    pub tls: Option<TlsFiles>,
+    /// Extra trusted CA certificates (PEM) for registries and callbacks.
+    pub ca_bundle: Option<PathBuf>,
+    /// How long one registry operation of a synchronous route may take before it fails with 502.
+    pub registry_timeout: Duration,
+    /// How callbacks are retried when the broker client is down.
+    pub callback_retry: RetryPolicy,
+    /// How long, after SIGTERM, running scans may take to finish before they are cut and reported.
+    pub shutdown_grace: Duration,
+}
+
+/// A certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_image_size: DEFAULT_MAX_IMAGE_SIZE,
+            max_active_operations: 1,
+            max_queued_operations: 100,
+            queue_retry_after: Duration::from_secs(30),
+            broker_client_url: None,
+            tls: None,
+            ca_bundle: None,
+            registry_timeout: Duration::from_secs(120),
+            callback_retry: RetryPolicy::default(),
+            shutdown_grace: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A setting that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `MAX_ACTIVE_OPERATIONS` is zero.
+    #[error("MAX_ACTIVE_OPERATIONS must be at least 1")]
+    NoActiveOperations,
+    /// `SNYK_MAX_IMAGE_SIZE_IN_BYTES` is zero.
+    #[error("SNYK_MAX_IMAGE_SIZE_IN_BYTES must be at least 1")]
+    NoImageSize,
+    /// `BROKER_CLIENT_URL` is not an absolute http(s) URL.
+    #[error("BROKER_CLIENT_URL {0:?} is not an absolute http:// or https:// URL")]
+    CallbackUrl(String),
+    /// Only one of the certificate and the key was given.
+    #[error("HTTPS needs both HTTPS_CERT and HTTPS_KEY")]
+    HalfTls,
+    /// A configured file does not exist.
+    #[error("{what} {path:?} does not exist")]
+    MissingFile {
+        /// Which setting names the file.
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+    },
+}
+
+impl Settings {
+    /// Parses `BROKER_CLIENT_URL`; an empty value means none.
+    pub fn parse_callback_url(value: Option<&str>) -> Result<Option<Url>, SettingsError> {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let url = Url::parse(value).map_err(|_| SettingsError::CallbackUrl(redact_url(value)))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(SettingsError::CallbackUrl(redact_url(value)));
+        }
+        Ok(Some(url))
+    }
+
+    /// Pairs the HTTPS certificate and key; both or neither.
+    pub fn pair_tls(
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+    ) -> Result<Option<TlsFiles>, SettingsError> {
+        match (cert, key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            _ => Err(SettingsError::HalfTls),
+        }
+    }
+
+    /// Checks the settings that can be checked before serving.
+    pub fn validate(self) -> Result<Settings, SettingsError> {
+        if self.max_active_operations == 0 {
+            return Err(SettingsError::NoActiveOperations);
+        }
+        if self.max_image_size == 0 {
+            return Err(SettingsError::NoImageSize);
+        }
+        let mut files: Vec<(&'static str, &PathBuf)> = Vec::new();
+        if let Some(tls) = &self.tls {
+            files.push(("HTTPS_CERT", &tls.cert));
+            files.push(("HTTPS_KEY", &tls.key));
+        }
+        if let Some(ca) = &self.ca_bundle {
+            files.push(("CA_CERT", ca));
+        }
+        if let Some((what, path)) = files.into_iter().find(|(_, p)| !p.exists()) {
+            return Err(SettingsError::MissingFile {
+                what,
+                path: path.clone(),
+            });
+        }
+        Ok(self)
+    }
+}
+
+/// A URL for messages: user info and query are dropped, so that no secret they carry is shown.
+pub fn redact_url(value: &str) -> String {
+    match Url::parse(value) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.to_string()
+        }
+        Err(_) => "<not a URL>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_url_rules() {
+        assert_eq!(Settings::parse_callback_url(None).unwrap(), None);
+        assert_eq!(Settings::parse_callback_url(Some("  ")).unwrap(), None);
+        let url = Settings::parse_callback_url(Some("http://127.0.0.1:7341"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:7341/");
+        for bad in ["127.0.0.1:7341", "ftp://x/", "http://", "https://user:pw@"] {
+            let err = Settings::parse_callback_url(Some(bad)).unwrap_err();
+            assert!(
+                err.to_string().contains("BROKER_CLIENT_URL"),
+                "{bad}: {err}"
+            );
+            assert!(!err.to_string().contains("pw"), "{err}");
+        }
+    }
+
+    #[test]
+    fn validation() {
+        assert!(Settings::default().validate().is_ok());
+        let zero = Settings {
+            max_active_operations: 0,
+            ..Settings::default()
+        };
+        assert!(matches!(
+            zero.validate(),
+            Err(SettingsError::NoActiveOperations)
+        ));
+        assert!(matches!(
+            Settings::pair_tls(Some("c".into()), None),
+            Err(SettingsError::HalfTls)
+        ));
+        let missing = Settings {
+            tls: Settings::pair_tls(
+                Some("/nonexistent/cert.pem".into()),
+                Some("/nonexistent/key.pem".into()),
+            )
+            .unwrap(),
+            ..Settings::default()
+        };
+        let err = missing.validate().unwrap_err().to_string();
+        assert!(err.contains("HTTPS_CERT"), "{err}");
+    }
+
+    #[test]
+    fn redacts_user_info_and_query() {
+        assert_eq!(
+            redact_url("https://u:secret@client.local:7341/x?token=abc"),
+            "https://client.local:7341/x"
+        );
+    }
+}
