@@ -13,9 +13,12 @@
 //! - [`session`] runs one tunnel over any `Sink + Stream` of text frames.
 //! - [`client`] and [`server`] are the two ends.
 
+pub mod client;
 pub mod error;
 pub mod filter;
 pub mod protocol;
+pub mod server;
 pub mod session;
+pub mod token;
 
 pub use error::{Error, FilterError, ProtocolError};

@@ -1,0 +1,285 @@
+//! The broker client: dials the server, relays allowed requests to the agent, and carries the
+//! agent's callbacks back out.
+//!
+//! - [`settings`]: the stock environment variables, validated into a [`ClientConfig`];
+//! - [`credentials`]: `CR_CREDENTIALS`, built as the stock deployment builds it;
+//! - [`dial`]: proxy, TLS and websocket handshake;
+//! - `forward`: tunnel request → filter → agent → `/response-data` stream or ack;
+//! - `local`: the local port (`/healthcheck`, `/systemcheck`, callbacks through the tunnel);
+//! - [`backoff`]: reconnect delays.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cra_broker::Error> {
+//! use cra_broker::client::{BrokerClient, Settings};
+//! let settings = Settings {
+//!     broker_token: Some("0b1d2c3e-aaaa-4bbb-8ccc-000000000001".into()),
+//!     broker_server_url: Some("http://127.0.0.1:8000".into()),
+//!     cr_agent_url: Some("http://127.0.0.1:17500".into()),
+//!     cr_credentials: Some("e30K".into()),
+//!     ..Settings::default()
+//! };
+//! let client = BrokerClient::new(settings.into_config()?)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7341").await.map_err(|source| {
+//!     cra_broker::Error::Serve { addr: "127.0.0.1:7341".into(), source }
+//! })?;
+//! client.run(listener).await
+//! # }
+//! ```
+
+pub mod backoff;
+pub mod credentials;
+pub mod dial;
+mod forward;
+mod local;
+pub mod settings;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+pub use backoff::Backoff;
+pub use settings::Settings;
+
+use crate::error::Error;
+use crate::filter::{Filter, Vars};
+use crate::protocol::message::{ClientIdentify, Metadata, POST_STREAMS};
+use crate::protocol::CLIENT_VERSION;
+use crate::session::{self, Duplex, End, Handle, Role, Timing};
+use crate::token::Token;
+
+/// A validated client configuration.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `BROKER_TOKEN`.
+    pub token: Token,
+    /// `BROKER_SERVER_URL`.
+    pub server_url: url::Url,
+    /// `BROKER_CLIENT_URL`, reported only.
+    pub client_url: Option<String>,
+    /// The accept rules (built-in container-registry-agent set, or `ACCEPT`).
+    pub filter: Filter,
+    /// Variables for `${VAR}` substitution in tunnel requests.
+    pub vars: Vars,
+    /// `/systemcheck` target and credentials.
+    pub validation: Option<Validation>,
+    /// Primus heartbeat.
+    pub timing: Timing,
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// `SOCKET_CONNECT_TIMEOUT`.
+    pub connect_timeout: Duration,
+    /// Extra CA certificates (PEM) for the server and the agent.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Largest body answered by acknowledgement (`SOCKET_MAX_RESPONSE_LENGTH`).
+    pub max_ack_body: usize,
+    /// Largest callback body accepted on the local port.
+    pub max_local_body: usize,
+    /// Random id of this client process.
+    pub client_id: String,
+}
+
+/// `BROKER_CLIENT_VALIDATION_URL` and the credential sent to it.
+#[derive(Clone)]
+pub struct Validation {
+    /// The URL, as configured.
+    pub url: String,
+    /// The `Authorization` value.
+    pub authorization: Option<String>,
+    /// `BROKER_CLIENT_VALIDATION_TIMEOUT_MS`.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Validation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validation")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running (or ready to run) broker client.
+#[derive(Debug, Clone)]
+pub struct BrokerClient {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: ClientConfig,
+    http: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
+    tunnel: RwLock<Option<Tunnel>>,
+}
+
+#[derive(Debug, Clone)]
+struct Tunnel {
+    handle: Handle,
+}
+
+impl BrokerClient {
+    /// Builds a client.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let tls = dial::tls_config(config.ca_pem.as_deref()).map_err(|source| Error::Tls {
+            path: "CA_CERT".into(),
+            source: Box::new(source),
+        })?;
+        let mut http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true);
+        if let Some(pem) = &config.ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(Error::Http)? {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                http: http.build().map_err(Error::Http)?,
+                tls: Arc::new(tls),
+                tunnel: RwLock::new(None),
+            }),
+        })
+    }
+
+    /// The local HTTP routes (healthcheck, systemcheck, callbacks).
+    pub fn router(&self) -> axum::Router {
+        local::router(self.shared.clone())
+    }
+
+    /// Whether the tunnel is up.
+    pub fn is_connected(&self) -> bool {
+        self.shared.tunnel().is_some()
+    }
+
+    /// Serves the local port and keeps the tunnel up, forever.
+    pub async fn run(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let tunnel = tokio::spawn(tunnel_loop(self.shared.clone()));
+        let served = axum::serve(listener, self.router()).await;
+        tunnel.abort();
+        served.map_err(|source| Error::Serve { addr, source })
+    }
+
+    /// Keeps the tunnel up, forever, without a local port.
+    pub async fn run_tunnel(self) {
+        tunnel_loop(self.shared).await;
+    }
+}
+
+impl Shared {
+    fn tunnel(&self) -> Option<Tunnel> {
+        self.tunnel
+            .read()
+            .ok()?
+            .clone()
+            .filter(|t| t.handle.is_open())
+    }
+
+    fn set_tunnel(&self, tunnel: Option<Tunnel>) {
+        if let Ok(mut slot) = self.tunnel.write() {
+            *slot = tunnel;
+        }
+    }
+}
+
+async fn tunnel_loop(shared: Arc<Shared>) {
+    let mut backoff = shared.config.backoff.clone();
+    let server = shared.config.server_url.as_str().to_owned();
+    loop {
+        match dial::dial(&shared.config, &shared.tls).await {
+            Ok(socket) => {
+                tracing::info!(server, token = %shared.config.token, "tunnel open");
+                backoff.reset();
+                let end = serve_tunnel(shared.clone(), socket).await;
+                shared.set_tunnel(None);
+                match end {
+                    End::ServerClose => tracing::error!(
+                        server,
+                        "the server closed the tunnel and asked not to reconnect; retrying anyway"
+                    ),
+                    end => tracing::warn!(server, ?end, "tunnel closed"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(server, error = %e, cause = ?std::error::Error::source(&e).map(ToString::to_string), "cannot open the tunnel")
+            }
+        }
+        let delay = backoff.next_delay();
+        tracing::info!(
+            attempt = backoff.attempt(),
+            delay_ms = delay.as_millis() as u64,
+            "reconnecting"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+async fn serve_tunnel(shared: Arc<Shared>, socket: dial::Socket) -> End {
+    let (sink, stream) = socket.split();
+    let sink = sink.with(|text: String| {
+        futures_util::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(
+            Message::Text(text.into()),
+        ))
+    });
+    let stream = stream.filter_map(|message| {
+        futures_util::future::ready(match message {
+            Ok(Message::Text(text)) => Some(Ok(text.as_str().to_owned())),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+    });
+    let io = Duplex::new(Box::pin(sink), Box::pin(stream));
+    let (handle, commands) = session::channel();
+    let (events_tx, mut events) = mpsc::channel(64);
+    let session = tokio::spawn(session::run(
+        io,
+        Role::Client,
+        shared.config.timing,
+        commands,
+        events_tx,
+    ));
+    let _ = handle
+        .emit("identify", vec![identify(&shared.config)])
+        .await;
+    shared.set_tunnel(Some(Tunnel {
+        handle: handle.clone(),
+    }));
+    while let Some(event) = events.recv().await {
+        match event.name.as_str() {
+            "identify" => tracing::debug!("server identified"),
+            "request" => {
+                let shared = shared.clone();
+                let handle = handle.clone();
+                tokio::spawn(async move { forward::handle(&shared, &handle, event).await });
+            }
+            "notification" => {
+                tracing::info!(notification = %event.args.first().cloned().unwrap_or_default(), "server notification")
+            }
+            other => tracing::debug!(event = other, "ignoring event"),
+        }
+    }
+    session.await.unwrap_or(End::Closed)
+}
+
+fn identify(config: &ClientConfig) -> Value {
+    let identify = ClientIdentify {
+        token: config.token.expose().to_owned(),
+        metadata: Metadata {
+            capabilities: vec![POST_STREAMS.to_owned()],
+            client_id: Some(config.client_id.clone()),
+            identifier: Some(config.token.hashed()),
+            preflight_checks: Vec::new(),
+            version: Some(CLIENT_VERSION.to_owned()),
+            filters: Some(config.filter.source().clone()),
+            role: Some("primary".to_owned()),
+        },
+    };
+    serde_json::to_value(identify).unwrap_or_else(|_| json!({}))
+}

@@ -1,0 +1,285 @@
+//! The stock environment variables of a container-registry-agent broker client, as plain
+//! optional strings, and their validation into a [`ClientConfig`].
+
+use std::time::Duration;
+
+use super::credentials::RegistryInputs;
+use super::{Backoff, ClientConfig, Validation};
+use crate::error::{Error, FilterError};
+use crate::filter::{Filter, Vars};
+use crate::session::Timing;
+use crate::token::Token;
+
+/// The default `BROKER_SERVER_URL`.
+pub const DEFAULT_SERVER_URL: &str = "https://broker.snyk.io";
+
+/// Raw settings, one field per environment variable.
+#[derive(Clone, Default)]
+pub struct Settings {
+    /// `BROKER_TOKEN`.
+    pub broker_token: Option<String>,
+    /// `BROKER_SERVER_URL`.
+    pub broker_server_url: Option<String>,
+    /// `BROKER_CLIENT_URL`.
+    pub broker_client_url: Option<String>,
+    /// `CR_AGENT_URL`.
+    pub cr_agent_url: Option<String>,
+    /// `CR_TYPE`, `CR_BASE`, `CR_USERNAME`, `CR_PASSWORD`, `CR_TOKEN`, `CR_ROLE_ARN`, `CR_REGION`, `CR_EXTERNAL_ID`.
+    pub registry: RegistryInputs,
+    /// `CR_CREDENTIALS`; built from `registry` when absent.
+    pub cr_credentials: Option<String>,
+    /// `ACCEPT`: path to an accept.json replacing the built-in rules.
+    pub accept: Option<String>,
+    /// `BROKER_CLIENT_VALIDATION_URL`.
+    pub validation_url: Option<String>,
+    /// `BROKER_CLIENT_VALIDATION_AUTHORIZATION_HEADER`; `CR_CREDENTIALS` when absent.
+    pub validation_authorization: Option<String>,
+    /// `BROKER_CLIENT_VALIDATION_TIMEOUT_MS`.
+    pub validation_timeout_ms: Option<u64>,
+    /// `CA_CERT`: path to a PEM bundle.
+    pub ca_cert: Option<String>,
+    /// `SOCKET_PING_INTERVAL` (ms).
+    pub ping_interval_ms: Option<u64>,
+    /// `SOCKET_PONG_TIMEOUT` (ms).
+    pub pong_timeout_ms: Option<u64>,
+    /// `SOCKET_MAX_RESPONSE_LENGTH`.
+    pub max_response_length: Option<usize>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("broker_server_url", &self.broker_server_url)
+            .field("cr_agent_url", &self.cr_agent_url)
+            .field("registry", &self.registry)
+            .field("accept", &self.accept)
+            .finish_non_exhaustive()
+    }
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl Settings {
+    /// Validates the settings; variables an `ACCEPT` file names are read from the process
+    /// environment.
+    pub fn into_config(self) -> Result<ClientConfig, Error> {
+        self.into_config_with(|name| std::env::var(name).ok())
+    }
+
+    /// Validates the settings, reading variables an `ACCEPT` file names through `env`.
+    pub fn into_config_with(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ClientConfig, Error> {
+        let token = present(&self.broker_token).ok_or(Error::Setting {
+            name: "BROKER_TOKEN",
+            reason: "is required".into(),
+        })?;
+        let server = present(&self.broker_server_url).unwrap_or(DEFAULT_SERVER_URL);
+        let server_url = url::Url::parse(server).map_err(|e| Error::Setting {
+            name: "BROKER_SERVER_URL",
+            reason: e.to_string(),
+        })?;
+        let credentials = match present(&self.cr_credentials) {
+            Some(given) => given.to_owned(),
+            None => self.registry.credentials().map_err(|e| Error::Setting {
+                name: "CR_CREDENTIALS",
+                reason: e.to_string(),
+            })?,
+        };
+        let vars = self.vars(&credentials, &env)?;
+        let filter = match present(&self.accept) {
+            Some(path) => {
+                let json = std::fs::read_to_string(path).map_err(|source| FilterError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Filter::from_json(&json, &vars)?
+            }
+            None => Filter::container_registry_agent(&vars)?,
+        };
+        let ca_pem = match present(&self.ca_cert) {
+            Some(path) => Some(std::fs::read(path).map_err(|source| Error::Tls {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?),
+            None => None,
+        };
+        let validation = present(&self.validation_url).map(|url| Validation {
+            url: expand(url, &vars),
+            authorization: present(&self.validation_authorization)
+                .map(str::to_owned)
+                .or_else(|| Some(credentials.clone())),
+            timeout: Duration::from_millis(self.validation_timeout_ms.unwrap_or(5000)),
+        });
+        Ok(ClientConfig {
+            token: Token::new(token),
+            server_url,
+            client_url: present(&self.broker_client_url).map(str::to_owned),
+            filter,
+            vars,
+            validation,
+            timing: Timing {
+                ping_interval: Duration::from_millis(self.ping_interval_ms.unwrap_or(25_000)),
+                pong_timeout: Duration::from_millis(self.pong_timeout_ms.unwrap_or(10_000)),
+            },
+            backoff: Backoff::default(),
+            connect_timeout: super::dial::CONNECT_TIMEOUT,
+            ca_pem,
+            max_ack_body: self.max_response_length.unwrap_or(20_971_520),
+            max_local_body: 10 * 1024 * 1024,
+            client_id: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    /// The variables rules and substitutions may read: `CR_AGENT_URL` for rules; the `CR_*`
+    /// inputs and `CR_CREDENTIALS` for substitutions too; and what an `ACCEPT` file names.
+    fn vars(
+        &self,
+        credentials: &str,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Vars, Error> {
+        let mut vars = Vars::new();
+        if let Some(agent) = present(&self.cr_agent_url) {
+            vars.insert("CR_AGENT_URL", agent.trim_end_matches('/'));
+        }
+        vars.insert_substitutable("CR_CREDENTIALS", credentials);
+        let r = &self.registry;
+        let inputs = [
+            ("CR_TYPE", &r.kind),
+            ("CR_BASE", &r.base),
+            ("CR_USERNAME", &r.username),
+            ("CR_PASSWORD", &r.password),
+            ("CR_TOKEN", &r.token),
+            ("CR_ROLE_ARN", &r.role_arn),
+            ("CR_REGION", &r.region),
+            ("CR_EXTERNAL_ID", &r.external_id),
+        ];
+        for (name, value) in inputs {
+            if let Some(value) = present(value) {
+                vars.insert_substitutable(name, value);
+            }
+        }
+        if let Some(path) = present(&self.accept) {
+            let json = std::fs::read_to_string(path).map_err(|source| FilterError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            for name in Filter::referenced_vars(&json)? {
+                if vars.get(&name).is_some() {
+                    continue;
+                }
+                if let Some(value) = env(&name) {
+                    if name.starts_with("BROKER_") {
+                        vars.insert(name, value);
+                    } else {
+                        vars.insert_substitutable(name, value);
+                    }
+                }
+            }
+        }
+        Ok(vars)
+    }
+}
+
+/// Expands `${VAR}` and `$CR_AGENT_URL` (as the stock `.env` handling does) in a URL setting.
+fn expand(value: &str, vars: &Vars) -> String {
+    let filled = vars.interpolate(value);
+    match vars.get("CR_AGENT_URL") {
+        Some(agent) => filled.replace("$CR_AGENT_URL", agent),
+        None => filled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Settings {
+        Settings {
+            broker_token: Some("tok".into()),
+            broker_server_url: Some("http://127.0.0.1:1".into()),
+            cr_agent_url: Some("http://127.0.0.1:2/".into()),
+            registry: RegistryInputs {
+                kind: Some("harbor-cr".into()),
+                base: Some("h.example".into()),
+                username: Some("u".into()),
+                password: Some("p".into()),
+                ..RegistryInputs::default()
+            },
+            validation_url: Some("$CR_AGENT_URL/systemcheck".into()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn builds_credentials_vars_and_validation() {
+        let config = base().into_config_with(|_| None).unwrap();
+        let expected = base().registry.credentials().unwrap();
+        assert_eq!(config.vars.get("CR_CREDENTIALS"), Some(expected.as_str()));
+        assert_eq!(config.vars.substitute("${CR_USERNAME}"), "u");
+        assert_eq!(config.vars.substitute("${CR_AGENT_URL}"), "");
+        assert_eq!(config.vars.substitute("${BROKER_TOKEN}"), "");
+        let validation = config.validation.unwrap();
+        assert_eq!(validation.url, "http://127.0.0.1:2/systemcheck");
+        assert_eq!(validation.authorization.as_deref(), Some(expected.as_str()));
+        assert!(!format!("{:?}", base()).contains("\"p\""));
+    }
+
+    #[test]
+    fn explicit_credentials_win_and_errors_name_the_variable() {
+        let mut s = base();
+        s.cr_credentials = Some("given".into());
+        s.registry = RegistryInputs::default();
+        assert_eq!(
+            s.into_config_with(|_| None)
+                .unwrap()
+                .vars
+                .get("CR_CREDENTIALS"),
+            Some("given")
+        );
+        let mut s = base();
+        s.registry.password = None;
+        let err = s.into_config_with(|_| None).unwrap_err().to_string();
+        assert!(
+            err.contains("CR_CREDENTIALS") && err.contains("CR_USERNAME,CR_PASSWORD"),
+            "{err}"
+        );
+        let mut s = base();
+        s.broker_token = None;
+        assert!(s
+            .into_config_with(|_| None)
+            .unwrap_err()
+            .to_string()
+            .contains("BROKER_TOKEN"));
+        let mut s = base();
+        s.broker_server_url = Some("not a url".into());
+        assert!(s.into_config_with(|_| None).is_err());
+    }
+
+    #[test]
+    fn accept_files_read_only_the_variables_they_name() {
+        let dir = std::env::temp_dir().join(format!("cra-accept-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("accept.json");
+        std::fs::write(
+            &path,
+            r#"{"private":[{"method":"any","path":"/*","origin":"${ARTIFACTORY_URL}"}]}"#,
+        )
+        .unwrap();
+        let mut s = base();
+        s.accept = Some(path.to_string_lossy().into_owned());
+        let config = s
+            .into_config_with(|name| match name {
+                "ARTIFACTORY_URL" => Some("http://art".into()),
+                "HOME" => Some("/root".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.vars.get("ARTIFACTORY_URL"), Some("http://art"));
+        assert!(config.vars.get("HOME").is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
