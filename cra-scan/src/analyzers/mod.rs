@@ -9,13 +9,17 @@
 //! layers are merged, in `inventory`.
 
 pub mod apk;
+pub mod cargo_auditable;
+pub mod dotnet;
 pub mod dpkg;
 pub mod gobin;
 pub mod java;
 pub mod npm;
 pub mod os_release;
+pub mod php;
 pub mod python;
 pub mod rpm;
+pub mod ruby;
 
 use std::io::Read;
 
@@ -136,5 +140,9 @@ pub fn builtin() -> Vec<Box<dyn Analyzer>> {
         Box::new(rpm::RpmAnalyzer),
         Box::new(gobin::GoBinaryAnalyzer),
         Box::new(java::JavaAnalyzer),
+        Box::new(cargo_auditable::CargoAuditableAnalyzer),
+        Box::new(ruby::RubyAnalyzer),
+        Box::new(php::PhpAnalyzer),
+        Box::new(dotnet::DotnetAnalyzer),
     ]
 }
