@@ -50,6 +50,10 @@ pub enum RegistryKind {
     /// GitLab Container Registry.
     #[serde(rename = "gitlab-cr")]
     GitLab,
+    /// A plain OCI distribution registry named by an image reference (`cra scan host/repo:tag`);
+    /// not one of the product's `CR_TYPE`s, so [`RegistryKind::ALL`] and `FromStr` leave it out.
+    #[serde(rename = "distribution")]
+    Distribution,
 }
 
 impl RegistryKind {
@@ -84,6 +88,7 @@ impl RegistryKind {
             RegistryKind::GitHub => "github-cr",
             RegistryKind::DigitalOcean => "digitalocean-cr",
             RegistryKind::GitLab => "gitlab-cr",
+            RegistryKind::Distribution => "distribution",
         }
     }
 }
@@ -278,6 +283,8 @@ mod tests {
             "ElasticCR".parse::<RegistryKind>().unwrap(),
             RegistryKind::Ecr
         );
+        assert!("distribution".parse::<RegistryKind>().is_err());
+        assert_eq!(RegistryKind::Distribution.to_string(), "distribution");
         assert!("dockerhub"
             .parse::<RegistryKind>()
             .unwrap_err()
