@@ -1,0 +1,188 @@
+//! The crate's error, converted into [`cra_core::RegistryError`] at the [`Registry`] boundary.
+//!
+//! Each variant says what failed (`what` is the request, `GET <url>` without its query string)
+//! and keeps the cause as its source.
+//!
+//! [`Registry`]: cra_core::Registry
+
+use std::time::Duration;
+
+use cra_core::{Digest, ErrorKind, RegistryError};
+
+/// Something a registry operation could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The registry or its token service rejected the credentials.
+    #[error("{what}: {detail}")]
+    Unauthorized {
+        /// The request.
+        what: String,
+        /// What the registry said, or our explanation.
+        detail: String,
+    },
+    /// The credentials lack a permission.
+    #[error("{what}: {detail}")]
+    Forbidden {
+        /// The request.
+        what: String,
+        /// What the registry said.
+        detail: String,
+    },
+    /// The repository, tag, manifest or blob does not exist.
+    #[error("{what}: {detail}")]
+    NotFound {
+        /// The request.
+        what: String,
+        /// What the registry said.
+        detail: String,
+    },
+    /// The registry answered 429 (or 503) more often than we retry.
+    #[error("{what}: the registry asked to slow down")]
+    RateLimited {
+        /// The request.
+        what: String,
+        /// The delay from `Retry-After`, when sent.
+        retry_after: Option<Duration>,
+    },
+    /// The registry answered with a server error.
+    #[error("{what}: the registry answered HTTP {status}")]
+    Unavailable {
+        /// The request.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The connection failed (refused, reset, timed out).
+    #[error("{what}: could not reach the registry")]
+    Connect {
+        /// The request.
+        what: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server's TLS certificate is not trusted.
+    #[error("{what}: TLS handshake failed; the server certificate is not trusted (pass the CA with a CA bundle)")]
+    Tls {
+        /// The request.
+        what: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The registry answered something that breaks the protocol.
+    #[error("{what}: {reason}")]
+    Protocol {
+        /// The request or the document.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Content did not hash to its digest.
+    #[error("{what}: expected digest {expected}, content hashes to {actual}")]
+    DigestMismatch {
+        /// The manifest or blob.
+        what: String,
+        /// The digest asked for or announced.
+        expected: Digest,
+        /// The digest of what arrived.
+        actual: Digest,
+    },
+    /// Content is larger than the limit.
+    #[error("{what}: larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The manifest or blob.
+        what: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The caller's input is invalid (base URL, repository name, CA bundle, settings).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The registry cannot do this.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A cloud SDK call failed.
+    #[error("{what}: {detail}")]
+    Cloud {
+        /// The call.
+        what: String,
+        /// What the service said.
+        detail: String,
+        /// How to classify it.
+        kind: ErrorKind,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The message for registries that have no repository listing.
+pub const CANNOT_LIST: &str = "this registry cannot list repositories; name images explicitly";
+
+impl Error {
+    /// The kind a caller matches on.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Unauthorized { .. } => ErrorKind::Unauthorized,
+            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Unavailable { .. } | Error::Connect { .. } | Error::Tls { .. } => {
+                ErrorKind::Unavailable
+            }
+            Error::Protocol { .. } => ErrorKind::Protocol,
+            Error::DigestMismatch { .. } => ErrorKind::DigestMismatch,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::Cloud { kind, .. } => *kind,
+        }
+    }
+
+    pub(crate) fn protocol(what: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Protocol {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<Error> for RegistryError {
+    fn from(e: Error) -> RegistryError {
+        let kind = e.kind();
+        let retry_after = match &e {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        let message = e.to_string();
+        let out = RegistryError::new(kind, message).with_retry_after(retry_after);
+        match e {
+            Error::Connect { source, .. } | Error::Tls { source, .. } => out.with_source(source),
+            _ => out,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_kind_message_and_delay() {
+        let e = Error::RateLimited {
+            what: "GET http://r/v2/_catalog".into(),
+            retry_after: Some(Duration::from_secs(9)),
+        };
+        let r: RegistryError = e.into();
+        assert_eq!(r.kind(), ErrorKind::RateLimited);
+        assert_eq!(r.retry_after(), Some(Duration::from_secs(9)));
+        assert_eq!(
+            r.to_string(),
+            "rate limited: GET http://r/v2/_catalog: the registry asked to slow down (retry after 9s)"
+        );
+        let r: RegistryError = Error::Unsupported(CANNOT_LIST.into()).into();
+        assert_eq!(r.kind(), ErrorKind::Unsupported);
+        assert_eq!(r.message(), CANNOT_LIST);
+    }
+}
