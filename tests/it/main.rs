@@ -1,2 +1,3 @@
 //! One integration test binary; each module is one area.
 mod registries;
+mod agent;

@@ -1,3 +1,4 @@
 //! The harness the integration tests share.
 
 pub mod registry;
+pub mod agent;

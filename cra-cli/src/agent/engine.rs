@@ -146,3 +146,120 @@ pub trait Engine: Send + Sync + fmt::Debug {
         platform: Option<Platform>,
     ) -> Result<ScanOutput, EngineError>;
 }
+
+/// The real engine: `cra_scan::Scanner` with the agent's size limit, results rendered with
+/// `cra_scan::sbom::snyk_scan_results`.
+#[derive(Debug, Clone)]
+pub struct ScanEngine {
+    max_image_size: u64,
+}
+
+impl ScanEngine {
+    /// An engine refusing images larger than the settings allow.
+    pub fn new(settings: &crate::agent::Settings) -> Self {
+        ScanEngine {
+            max_image_size: settings.max_image_size,
+        }
+    }
+
+    fn scanner(&self, platform: Option<Platform>) -> cra_scan::Scanner {
+        cra_scan::Scanner::new(cra_scan::ScanOptions {
+            platform: platform.unwrap_or_default(),
+            max_image_size: Some(self.max_image_size),
+            ..cra_scan::ScanOptions::default()
+        })
+    }
+}
+
+/// The message of an error and its causes, joined.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl From<cra_scan::ScanError> for EngineError {
+    fn from(err: cra_scan::ScanError) -> Self {
+        use cra_scan::ScanError as S;
+        let kind = match &err {
+            S::Registry { source, .. } if source.kind() == ErrorKind::TooLarge => {
+                FailureKind::TooLarge
+            }
+            S::Registry { source, .. } => FailureKind::Registry(source.kind()),
+            S::ImageTooLarge { .. } | S::UnpackedTooLarge { .. } => FailureKind::TooLarge,
+            S::NotFound { .. } => FailureKind::Registry(ErrorKind::NotFound),
+            S::DigestMismatch { .. } => FailureKind::Registry(ErrorKind::DigestMismatch),
+            S::SizeMismatch { .. }
+            | S::Layer { .. }
+            | S::Metadata { .. }
+            | S::UnsupportedMediaType { .. }
+            | S::Archive { .. } => FailureKind::InvalidImage,
+            _ => FailureKind::Internal,
+        };
+        EngineError::new(kind, chain(&err))
+    }
+}
+
+fn metadata(reference: &Reference, info: cra_scan::ImageInfo) -> ImageMetadata {
+    ImageMetadata {
+        repository: reference.repository().to_owned(),
+        tag: reference.tag().map(str::to_owned),
+        digest: info.manifest_digest.to_string(),
+        config_digest: info.config_digest.to_string(),
+        platform: info.platform.to_string(),
+        created: info.created,
+        size: info.total_size,
+        layers: info
+            .layers
+            .into_iter()
+            .map(|l| LayerMetadata {
+                digest: l.digest.to_string(),
+                diff_id: l.diff_id.map(|d| d.to_string()),
+                size: l.size,
+                media_type: l.media_type,
+            })
+            .collect(),
+    }
+}
+
+#[async_trait]
+impl Engine for ScanEngine {
+    async fn inspect(
+        &self,
+        registry: Arc<dyn Registry>,
+        reference: Reference,
+        platform: Option<Platform>,
+    ) -> Result<ImageMetadata, EngineError> {
+        let source = cra_scan::ImageSource::Registry {
+            registry,
+            reference: reference.clone(),
+        };
+        let info = self.scanner(platform).inspect(&source).await?;
+        Ok(metadata(&reference, info))
+    }
+
+    async fn scan(
+        &self,
+        registry: Arc<dyn Registry>,
+        reference: Reference,
+        platform: Option<Platform>,
+    ) -> Result<ScanOutput, EngineError> {
+        let source = cra_scan::ImageSource::Registry {
+            registry,
+            reference,
+        };
+        let report = self.scanner(platform).scan(&source, None).await?;
+        Ok(ScanOutput {
+            digest: Some(report.image.manifest_digest.to_string()),
+            scan_results: cra_scan::sbom::snyk_scan_results(&report),
+        })
+    }
+}

@@ -136,6 +136,18 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
+/// Serves the agent with the real registry adapters and scanner until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AgentError> {
+    let connector = Arc::new(connect::Registries::new(&settings));
+    let engine = Arc::new(engine::ScanEngine::new(&settings));
+    let state = AppState::new(settings, connector, engine)?;
+    serve_with(listener, state, shutdown).await
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves; then stops accepting work, abandons
 /// (and reports) queued scans, lets running scans finish within the grace period, cuts and
 /// reports the rest, and returns.

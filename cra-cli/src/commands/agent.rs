@@ -1,10 +1,161 @@
-//! `cra agent`.
+//! `cra agent`: the service the broker client forwards to.
 
-/// Arguments of `cra agent`.
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tracing::info;
+
+use crate::agent::callback::RetryPolicy;
+use crate::agent::settings::DEFAULT_MAX_IMAGE_SIZE;
+use crate::agent::Settings;
+
+/// Arguments of `cra agent`; every one can also come from the environment variable named.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The port to listen on.
+    #[arg(long, env = "SNYK_PORT", default_value_t = 17500)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, env = "SNYK_BIND_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub bind: IpAddr,
+    /// Images larger than this (per their manifest) are refused before any layer is pulled.
+    #[arg(long, env = "SNYK_MAX_IMAGE_SIZE_IN_BYTES", default_value_t = DEFAULT_MAX_IMAGE_SIZE)]
+    pub max_image_size: u64,
+    /// How many scans run at once.
+    #[arg(long, env = "MAX_ACTIVE_OPERATIONS", default_value_t = 1)]
+    pub max_active_operations: usize,
+    /// How many accepted scans may wait; beyond it `/scan` answers 429.
+    #[arg(long, env = "MAX_QUEUED_OPERATIONS", default_value_t = 100)]
+    pub max_queued_operations: usize,
+    /// The broker client's URL, where scan results are posted.
+    #[arg(long, env = "BROKER_CLIENT_URL")]
+    pub broker_client_url: Option<String>,
+    /// A PEM certificate chain: serve HTTPS (needs `--https-key`).
+    #[arg(long, env = "HTTPS_CERT")]
+    pub https_cert: Option<PathBuf>,
+    /// The PEM private key of `--https-cert`.
+    #[arg(long, env = "HTTPS_KEY")]
+    pub https_key: Option<PathBuf>,
+    /// Extra trusted CA certificates (PEM) for registries and the broker client.
+    #[arg(long, env = "CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Seconds one registry call of a synchronous route may take.
+    #[arg(long, env = "REGISTRY_TIMEOUT_SECONDS", default_value_t = 120)]
+    pub registry_timeout: u64,
+    /// The most attempts to deliver one callback.
+    #[arg(long, env = "CALLBACK_MAX_ATTEMPTS", default_value_t = 12)]
+    pub callback_max_attempts: u32,
+    /// The first wait before retrying a callback, in milliseconds; it doubles up to 60 s.
+    #[arg(long, env = "CALLBACK_INITIAL_BACKOFF_MS", default_value_t = 500)]
+    pub callback_initial_backoff_ms: u64,
+    /// Seconds running scans get to finish after SIGTERM before they are cut and reported.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 300)]
+    pub shutdown_grace: u64,
+}
 
-/// Runs `cra agent`.
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("cra agent is not available in this build yet")
+impl Args {
+    /// The validated settings.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let defaults = Settings::default();
+        let settings = Settings {
+            max_image_size: self.max_image_size,
+            max_active_operations: self.max_active_operations,
+            max_queued_operations: self.max_queued_operations,
+            broker_client_url: Settings::parse_callback_url(self.broker_client_url.as_deref())?,
+            tls: Settings::pair_tls(self.https_cert.clone(), self.https_key.clone())?,
+            ca_bundle: self.ca_cert.clone().filter(|p| !p.as_os_str().is_empty()),
+            registry_timeout: Duration::from_secs(self.registry_timeout.max(1)),
+            callback_retry: RetryPolicy {
+                max_attempts: self.callback_max_attempts.max(1),
+                initial_backoff: Duration::from_millis(self.callback_initial_backoff_ms),
+                ..defaults.callback_retry
+            },
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            ..defaults
+        };
+        Ok(settings.validate()?)
+    }
+}
+
+/// Runs `cra agent` until SIGTERM or Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let address = SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    if settings.broker_client_url.is_none() {
+        tracing::warn!("BROKER_CLIENT_URL is not set: scan requests will be refused");
+    }
+    crate::agent::serve(listener, settings, shutdown_signal()).await?;
+    info!("agent stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => info!("received Ctrl-C"),
+        _ = term => info!("received SIGTERM"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn defaults_are_the_products() {
+        let cli = Cli::try_parse_from(["agent"]).unwrap();
+        let s = cli.args.settings().unwrap();
+        assert_eq!(cli.args.port, 17500);
+        assert_eq!(s.max_image_size, 2_147_483_648);
+        assert_eq!(s.max_active_operations, 1);
+        assert!(s.tls.is_none());
+    }
+
+    #[test]
+    fn flags_are_validated() {
+        let cli = Cli::try_parse_from([
+            "agent",
+            "--broker-client-url",
+            "http://127.0.0.1:7341",
+            "--max-active-operations",
+            "3",
+        ])
+        .unwrap();
+        let s = cli.args.settings().unwrap();
+        assert_eq!(s.max_active_operations, 3);
+        assert_eq!(
+            s.broker_client_url.map(|u| u.to_string()).as_deref(),
+            Some("http://127.0.0.1:7341/")
+        );
+        let cli = Cli::try_parse_from(["agent", "--max-active-operations", "0"]).unwrap();
+        assert!(cli.args.settings().is_err());
+        let cli = Cli::try_parse_from(["agent", "--https-cert", "c.pem"]).unwrap();
+        assert!(cli.args.settings().is_err());
+    }
 }
