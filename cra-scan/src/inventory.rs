@@ -48,6 +48,7 @@ impl Inventory {
                 }
             }
         }
+        crate::analyzers::npm::drop_lockfile_packages_when_installed(&mut packages);
         let os = choose_os(os_findings);
         if let Some(os) = &os {
             complete_purls(&mut packages, os);

@@ -7,7 +7,9 @@
 //! Each format lives in its own file with `pub(crate) fn render(report, out)`; [`render`] only
 //! dispatches.
 
+mod cyclonedx;
 mod snyk;
+mod spdx;
 mod table;
 
 use std::fmt;
@@ -79,8 +81,8 @@ pub fn render(report: &ScanReport, format: Format, out: &mut dyn Write) -> Resul
             writeln!(out).map_err(ScanError::Output)
         }
         Format::Table => table::render(report, out),
-        Format::CycloneDx => Err(ScanError::FormatUnavailable("cyclonedx")),
-        Format::Spdx => Err(ScanError::FormatUnavailable("spdx")),
+        Format::CycloneDx => cyclonedx::render(report, out),
+        Format::Spdx => spdx::render(report, out),
     }
 }
 
