@@ -1,4 +1,5 @@
 //! One integration test binary; each module is one area.
-mod registries;
 mod agent;
+mod registries;
 mod sbom;
+mod scan;

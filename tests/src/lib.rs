@@ -1,4 +1,5 @@
 //! The harness the integration tests share.
 
-pub mod registry;
 pub mod agent;
+pub mod image;
+pub mod registry;
