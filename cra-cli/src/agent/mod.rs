@@ -110,7 +110,9 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
-        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+        let mut headers = std::mem::take(response.headers_mut());
+        headers.remove(header::CONTENT_TYPE);
+        headers.remove(header::CONTENT_LENGTH);
         let body = axum::body::to_bytes(std::mem::take(response.body_mut()), 4096)
             .await
             .unwrap_or_default();
@@ -121,9 +123,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
             text.trim().to_owned()
         };
         response = ApiError::new(status, error::code_of_status(status), message).into_response();
-        if let Some(v) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+        // Keep what axum said besides the body (`Allow` on a 405, `Retry-After`).
+        response.headers_mut().extend(headers);
     }
     state.metrics.request(&method, &route, status.as_u16());
     debug!(

@@ -452,6 +452,8 @@ async fn synchronous_routes_and_typed_errors() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
+    let allow = resp.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET"), "{allow}");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "method_not_allowed");
 
