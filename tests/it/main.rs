@@ -1,5 +1,6 @@
 //! One integration test binary; each module is one area.
 mod agent;
+mod broker;
 mod registries;
 mod sbom;
 mod scan;

@@ -1,5 +1,6 @@
 //! The harness the integration tests share.
 
 pub mod agent;
+pub mod broker;
 pub mod image;
 pub mod registry;

@@ -77,6 +77,7 @@ pub(crate) struct Shared {
     pub(crate) sockets: transport::Sockets,
     pub(crate) in_flight: response_data::InFlight,
     pub(crate) http: reqwest::Client,
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// A broker server.
@@ -99,6 +100,7 @@ impl BrokerServer {
                 sockets: transport::Sockets::default(),
                 in_flight: response_data::InFlight::default(),
                 http,
+                shutdown: tokio_util::sync::CancellationToken::new(),
             }),
         })
     }
@@ -118,15 +120,22 @@ impl BrokerServer {
             .with_state(self.shared.clone())
     }
 
-    /// Serves on a bound listener until the task is dropped.
+    /// Serves on a bound listener until [`Self::shutdown`] is called.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), Error> {
         let addr = listener
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
+        let stop = self.shared.shutdown.clone().cancelled_owned();
         axum::serve(listener, self.router())
+            .with_graceful_shutdown(stop)
             .await
             .map_err(|source| Error::Serve { addr, source })
+    }
+
+    /// Stops accepting, and drops every tunnel, as a stopped process would.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
     }
 
     /// How many clients are connected for a token.

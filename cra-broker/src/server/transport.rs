@@ -257,11 +257,20 @@ fn start_session(
             "identify",
             vec![json!({"capabilities": [RECEIVE_POST_STREAMS]})],
         );
-        let (end, _, connection) = tokio::join!(
-            session::run(io, Role::Server, timing, commands, events_tx),
-            greeting,
-            serve_events(shared.clone(), handle.clone(), events_rx),
-        );
+        let connection = std::sync::Mutex::new(None);
+        let running = async {
+            let (end, _, ()) = tokio::join!(
+                session::run(io, Role::Server, timing, commands, events_tx),
+                greeting,
+                serve_events(shared.clone(), handle.clone(), events_rx, &connection),
+            );
+            end
+        };
+        let end = tokio::select! {
+            end = running => end,
+            () = shared.shutdown.cancelled() => session::End::Closed,
+        };
+        let connection = connection.lock().ok().and_then(|mut c| c.take());
         if let Some(connection) = connection {
             shared.connections.remove(&connection);
             tracing::info!(token = %connection.token, id = connection.id, ?end, "client disconnected");
@@ -273,12 +282,13 @@ fn start_session(
     (inbound_tx, outbound_rx)
 }
 
-/// Handles the events of one tunnel; returns its registered connection, if it identified.
+/// Handles the events of one tunnel; keeps its registered connection in `registered`.
 async fn serve_events(
     shared: Arc<Shared>,
     handle: Handle,
     mut events: mpsc::Receiver<Incoming>,
-) -> Option<Arc<Connection>> {
+    registered: &std::sync::Mutex<Option<Arc<Connection>>>,
+) {
     let mut connection: Option<Arc<Connection>> = None;
     while let Some(event) = events.recv().await {
         match event.name.as_str() {
@@ -297,6 +307,9 @@ async fn serve_events(
                     "client identified"
                 );
                 connection = Some(shared.connections.add(token, metadata, handle.clone()));
+                if let Ok(mut slot) = registered.lock() {
+                    slot.clone_from(&connection);
+                }
             }
             "request" => {
                 let Some(connection) = connection.clone() else {
@@ -315,7 +328,6 @@ async fn serve_events(
             other => tracing::debug!(event = other, "ignoring event"),
         }
     }
-    connection
 }
 
 fn identify(payload: Option<&Value>) -> Option<(Token, Metadata)> {

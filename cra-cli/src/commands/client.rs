@@ -1,10 +1,152 @@
-//! `cra client`.
+//! `cra client`: the broker client, a drop-in for the stock container-registry-agent broker.
 
-/// Arguments of `cra client`.
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use anyhow::Context as _;
+use cra_broker::client::credentials::RegistryInputs;
+use cra_broker::client::{BrokerClient, Settings};
+
+/// Arguments of `cra client`, boxed: they are many, and the command enum stays small.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The settings.
+    #[command(flatten)]
+    pub settings: Box<ClientArgs>,
+}
 
-/// Runs `cra client`.
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("cra client is not available in this build yet")
+/// The settings of `cra client`; each also comes from the stock environment variable named.
+#[derive(clap::Args)]
+pub struct ClientArgs {
+    /// The broker token.
+    #[arg(long, env = "BROKER_TOKEN", hide_env_values = true)]
+    pub broker_token: Option<String>,
+    /// The broker server to dial.
+    #[arg(long, env = "BROKER_SERVER_URL", default_value = cra_broker::client::settings::DEFAULT_SERVER_URL)]
+    pub broker_server_url: String,
+    /// The URL the agent uses to reach this client.
+    #[arg(long, env = "BROKER_CLIENT_URL")]
+    pub broker_client_url: Option<String>,
+    /// The agent's base URL.
+    #[arg(long, env = "CR_AGENT_URL")]
+    pub cr_agent_url: Option<String>,
+    /// Registry type (`docker-hub`, `ecr`, `harbor-cr`, …).
+    #[arg(long, env = "CR_TYPE")]
+    pub cr_type: Option<String>,
+    /// Registry host.
+    #[arg(long, env = "CR_BASE")]
+    pub cr_base: Option<String>,
+    /// Registry user.
+    #[arg(long, env = "CR_USERNAME", hide_env_values = true)]
+    pub cr_username: Option<String>,
+    /// Registry password.
+    #[arg(long, env = "CR_PASSWORD", hide_env_values = true)]
+    pub cr_password: Option<String>,
+    /// Registry token (DigitalOcean).
+    #[arg(long, env = "CR_TOKEN", hide_env_values = true)]
+    pub cr_token: Option<String>,
+    /// Role to assume (ECR).
+    #[arg(long, env = "CR_ROLE_ARN")]
+    pub cr_role_arn: Option<String>,
+    /// Region (ECR).
+    #[arg(long, env = "CR_REGION")]
+    pub cr_region: Option<String>,
+    /// External id of the role (ECR).
+    #[arg(long, env = "CR_EXTERNAL_ID", hide_env_values = true)]
+    pub cr_external_id: Option<String>,
+    /// Ready-made credentials; built from the `CR_*` variables when absent.
+    #[arg(long, env = "CR_CREDENTIALS", hide_env_values = true)]
+    pub cr_credentials: Option<String>,
+    /// The local port for the agent's callbacks and the health checks.
+    #[arg(long, env = "PORT", default_value_t = 7341)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, env = "BROKER_CLIENT_BIND_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub bind: IpAddr,
+    /// What `/systemcheck` calls.
+    #[arg(long, env = "BROKER_CLIENT_VALIDATION_URL")]
+    pub validation_url: Option<String>,
+    /// The `Authorization` value `/systemcheck` sends (default: the credentials).
+    #[arg(
+        long,
+        env = "BROKER_CLIENT_VALIDATION_AUTHORIZATION_HEADER",
+        hide_env_values = true
+    )]
+    pub validation_authorization: Option<String>,
+    /// `/systemcheck` timeout in milliseconds.
+    #[arg(long, env = "BROKER_CLIENT_VALIDATION_TIMEOUT_MS")]
+    pub validation_timeout_ms: Option<u64>,
+    /// An accept.json replacing the built-in container-registry-agent rules.
+    #[arg(long, env = "ACCEPT")]
+    pub accept: Option<String>,
+    /// Extra trusted CA certificates (PEM) for the server and the agent.
+    #[arg(long, env = "CA_CERT")]
+    pub ca_cert: Option<String>,
+    /// Primus ping interval, in milliseconds.
+    #[arg(long, env = "SOCKET_PING_INTERVAL")]
+    pub ping_interval_ms: Option<u64>,
+    /// Primus pong timeout, in milliseconds.
+    #[arg(long, env = "SOCKET_PONG_TIMEOUT")]
+    pub pong_timeout_ms: Option<u64>,
+    /// Largest response body answered over the websocket.
+    #[arg(long, env = "SOCKET_MAX_RESPONSE_LENGTH")]
+    pub max_response_length: Option<usize>,
+}
+
+impl std::fmt::Debug for ClientArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientArgs")
+            .field("broker_server_url", &self.broker_server_url)
+            .field("cr_agent_url", &self.cr_agent_url)
+            .field("cr_type", &self.cr_type)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientArgs {
+    /// The broker settings these arguments describe.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            broker_token: self.broker_token.clone(),
+            broker_server_url: Some(self.broker_server_url.clone()),
+            broker_client_url: self.broker_client_url.clone(),
+            cr_agent_url: self.cr_agent_url.clone(),
+            registry: RegistryInputs {
+                kind: self.cr_type.clone(),
+                base: self.cr_base.clone(),
+                username: self.cr_username.clone(),
+                password: self.cr_password.clone(),
+                token: self.cr_token.clone(),
+                role_arn: self.cr_role_arn.clone(),
+                region: self.cr_region.clone(),
+                external_id: self.cr_external_id.clone(),
+            },
+            cr_credentials: self.cr_credentials.clone(),
+            accept: self.accept.clone(),
+            validation_url: self.validation_url.clone(),
+            validation_authorization: self.validation_authorization.clone(),
+            validation_timeout_ms: self.validation_timeout_ms,
+            ca_cert: self.ca_cert.clone(),
+            ping_interval_ms: self.ping_interval_ms,
+            pong_timeout_ms: self.pong_timeout_ms,
+            max_response_length: self.max_response_length,
+        }
+    }
+}
+
+/// Runs `cra client` until it fails.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let args = args.settings;
+    let config = args
+        .settings()
+        .into_config()
+        .context("invalid broker client settings")?;
+    let addr = SocketAddr::new(args.bind, args.port);
+    tracing::info!(%addr, server = %config.server_url, token = %config.token, "starting the broker client");
+    let client = BrokerClient::new(config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    client.run(listener).await?;
+    Ok(())
 }

@@ -1,0 +1,7 @@
+//! The broker relay end to end on loopback: the cra pair, the stock server with `cra client`,
+//! and `cra server` with the stock client, each against a stub agent and a stub upstream.
+
+mod cra_pair;
+mod scenario;
+mod stock_client;
+mod stock_server;

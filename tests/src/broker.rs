@@ -1,0 +1,380 @@
+//! Broker harness: a stub agent and a stub upstream on loopback, the cra server and client
+//! in-process, and the stock snyk-broker (server or client) as a child process.
+//!
+//! Everything listens on 127.0.0.1 with a random port and stops when its guard is dropped.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use cra_broker::client::{BrokerClient, ClientConfig, Settings};
+use cra_broker::server::{BrokerServer, ServerConfig};
+
+/// The token every broker test uses.
+pub const TOKEN: &str = "0b1d2c3e-aaaa-4bbb-8ccc-000000000001";
+
+/// A task serving on loopback; aborted on drop.
+#[derive(Debug)]
+pub struct Served {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves a router on a random loopback port.
+pub async fn serve(router: Router) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Served { addr, task }
+}
+
+/// A request a stub saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Raw path and query.
+    pub uri: String,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+/// What a stub has seen so far.
+#[derive(Debug, Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<Seen>>>);
+
+impl Log {
+    /// Every request seen.
+    pub fn all(&self) -> Vec<Seen> {
+        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The requests whose path starts with `prefix`.
+    pub fn matching(&self, prefix: &str) -> Vec<Seen> {
+        self.all()
+            .into_iter()
+            .filter(|s| s.uri.starts_with(prefix))
+            .collect()
+    }
+
+    async fn record(&self, request: Request) -> Seen {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, 64 << 20)
+            .await
+            .unwrap_or_default();
+        let seen = Seen {
+            method: parts.method.to_string(),
+            uri: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            headers: parts.headers,
+            body,
+        };
+        if let Ok(mut log) = self.0.lock() {
+            log.push(seen.clone());
+        }
+        seen
+    }
+}
+
+/// The byte at `offset` of a generated body: a pattern a truncation or reordering would break.
+pub fn pattern_byte(offset: u64) -> u8 {
+    (offset % 251) as u8
+}
+
+/// A stand-in for the agent: answers every path, echoing what it got as JSON;
+/// `/list/big/<n>` streams `n` pattern bytes.
+pub async fn stub_agent() -> (Served, Log) {
+    let log = Log::default();
+    let router = Router::new().fallback(agent).with_state(log.clone());
+    (serve(router).await, log)
+}
+
+async fn agent(State(log): State<Log>, request: Request) -> Response {
+    let seen = log.record(request).await;
+    if let Some(size) = seen
+        .uri
+        .strip_prefix("/list/big/")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        return big_body(size);
+    }
+    let headers: serde_json::Map<String, serde_json::Value> = seen
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    let echo = serde_json::json!({
+        "method": seen.method,
+        "uri": seen.uri,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&seen.body),
+    });
+    (
+        [("content-type", "application/json"), ("x-agent", "stub")],
+        echo.to_string(),
+    )
+        .into_response()
+}
+
+fn big_body(size: u64) -> Response {
+    const CHUNK: u64 = 64 * 1024;
+    let chunks = futures_util::stream::unfold(0u64, move |offset| async move {
+        if offset >= size {
+            return None;
+        }
+        let len = CHUNK.min(size - offset);
+        let chunk: Vec<u8> = (offset..offset + len).map(pattern_byte).collect();
+        Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), offset + len))
+    });
+    let mut response = Response::new(Body::from_stream(chunks));
+    response.headers_mut().insert(
+        "content-type",
+        "application/octet-stream".parse().expect("static header"),
+    );
+    response.headers_mut().insert(
+        "content-length",
+        size.to_string().parse().expect("number header"),
+    );
+    response
+}
+
+/// A stand-in for the platform behind the server: records callbacks, answers `{"received":true}`.
+pub async fn stub_upstream() -> (Served, Log) {
+    let log = Log::default();
+    let router = Router::new()
+        .fallback(|State(log): State<Log>, request: Request| async move {
+            log.record(request).await;
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "{\"received\":true}",
+            )
+        })
+        .with_state(log.clone());
+    (serve(router).await, log)
+}
+
+/// The accept file of a server whose client callbacks go to `upstream`.
+pub fn server_accept(upstream: SocketAddr) -> String {
+    format!(
+        r#"{{"public":[{{"method":"any","path":"/*"}}],"private":[{{"method":"any","path":"/*","origin":"http://{upstream}"}}]}}"#
+    )
+}
+
+/// A cra server in-process.
+#[derive(Debug)]
+pub struct CraServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The server, to query or shut down.
+    pub server: BrokerServer,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CraServer {
+    fn drop(&mut self) {
+        self.server.shutdown();
+        self.task.abort();
+    }
+}
+
+/// Starts a cra server on `addr` (`127.0.0.1:0` for a random port).
+pub async fn cra_server(addr: &str, upstream: SocketAddr) -> CraServer {
+    let filter = cra_broker::filter::Filter::from_json(
+        &server_accept(upstream),
+        &cra_broker::filter::Vars::new(),
+    )
+    .expect("server accept file");
+    let config = ServerConfig {
+        filter,
+        ..ServerConfig::default()
+    };
+    let server = BrokerServer::new(config).expect("server");
+    let listener = bind_retrying(addr).await;
+    let addr = listener.local_addr().expect("local addr");
+    let serving = server.clone();
+    let task = tokio::spawn(async move {
+        let _ = serving.serve(listener).await;
+    });
+    CraServer { addr, server, task }
+}
+
+async fn bind_retrying(addr: &str) -> tokio::net::TcpListener {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(e) if Instant::now() > deadline => panic!("cannot bind {addr}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The settings of a cra client for the tests.
+pub fn client_settings(server: &str, agent: SocketAddr) -> Settings {
+    Settings {
+        broker_token: Some(TOKEN.into()),
+        broker_server_url: Some(server.into()),
+        cr_agent_url: Some(format!("http://{agent}")),
+        registry: cra_broker::client::credentials::RegistryInputs {
+            kind: Some("docker-hub".into()),
+            base: Some("registry.example".into()),
+            username: Some("labuser".into()),
+            password: Some("labpass".into()),
+            ..Default::default()
+        },
+        validation_url: Some(format!("http://{agent}/systemcheck")),
+        ..Settings::default()
+    }
+}
+
+/// Starts a cra client in-process with fast reconnects.
+pub async fn cra_client(settings: Settings) -> Served {
+    let mut config: ClientConfig = settings
+        .into_config_with(|_| None)
+        .expect("client settings");
+    config.backoff =
+        cra_broker::client::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    let client = BrokerClient::new(config).expect("client");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = client.run(listener).await;
+    });
+    Served { addr, task }
+}
+
+/// Polls `url` until it answers `status`, or panics after `timeout`.
+pub async fn wait_for_status(url: &str, status: u16, timeout: Duration) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(response) = http.get(url).send().await {
+            if response.status().as_u16() == status {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} did not answer {status} within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Where the stock snyk-broker is installed: `CRA_STOCK_BROKER`, else `<repo>/target/stock-broker`
+/// (where `.ci/install-broker.sh` puts it); `None`, with a message, when it is absent.
+#[allow(clippy::print_stderr)]
+pub fn stock_broker() -> Option<PathBuf> {
+    let dir = std::env::var_os("CRA_STOCK_BROKER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/stock-broker"));
+    let cli = dir.join("node_modules/snyk-broker/dist/cli/index.js");
+    if cli.is_file() && dir.join("config.default.json").is_file() {
+        Some(dir)
+    } else {
+        // A skipped interop test must say so in the test output.
+        eprintln!(
+            "skipping: stock snyk-broker not installed at {} (run .ci/install-broker.sh or set CRA_STOCK_BROKER)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A stock snyk-broker process; killed on drop.
+#[derive(Debug)]
+pub struct StockBroker {
+    child: Child,
+    /// The process output, for failure messages.
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl StockBroker {
+    /// Starts `broker <mode>` with `env` (plus quiet defaults) in a scratch directory.
+    pub fn start(install: &Path, mode: &str, env: &[(&str, String)]) -> Self {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let log = dir.path().join("broker.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut command = Command::new("node");
+        command
+            .arg(install.join("node_modules/snyk-broker/dist/cli/index.js"))
+            .arg(mode)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("LOG_LEVEL", "info")
+            .env("IPV6_CONNECTIVITY_CHECK_ENABLED", "false")
+            .env("PREFLIGHT_CHECKS_ENABLED", "false")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("node runs");
+        Self {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The process output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the process at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for StockBroker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
