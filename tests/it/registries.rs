@@ -1,6 +1,10 @@
 //! cra-registries against the real CNCF registry on loopback, and stub servers for the faults
 //! and auth flows it cannot produce.
 
+mod cli;
+mod ecr;
+mod vendors;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

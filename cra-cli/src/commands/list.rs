@@ -1,10 +1,198 @@
-//! `cra list`.
+//! `cra list`: the repositories of a registry, or the tags of one repository.
+//!
+//! Settings come from flags or the same `CR_*` variables the agent reads.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::Context;
+use cra_core::{PageRequest, Registry, RegistryCredentials, RegistryKind, Secret, TagInfo};
+use cra_registries::ConnectOptions;
+
+/// How to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per item (tags with metadata as aligned columns).
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+fn secret(value: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(value))
+}
 
 /// Arguments of `cra list`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The registry type (artifactory-cr, harbor-cr, acr, gcr, ecr, google-artifact-cr, docker-hub,
+    /// quay-cr, nexus-cr, github-cr, digitalocean-cr, gitlab-cr).
+    #[arg(long = "type", env = "CR_TYPE")]
+    pub kind: String,
+    /// The registry base (`host[:port][/path]`, optionally with `https://` or `http://`).
+    #[arg(long, env = "CR_BASE")]
+    pub base: Option<String>,
+    /// The user name.
+    #[arg(long, env = "CR_USERNAME")]
+    pub username: Option<String>,
+    /// The password.
+    #[arg(long, env = "CR_PASSWORD", hide_env_values = true, value_parser = secret)]
+    pub password: Option<Secret>,
+    /// A token, used as the password (and as the user name when none is given).
+    #[arg(long, env = "CR_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub token: Option<Secret>,
+    /// ECR: the role to assume.
+    #[arg(long, env = "CR_ROLE_ARN")]
+    pub role_arn: Option<String>,
+    /// ECR: the AWS region.
+    #[arg(long, env = "CR_REGION")]
+    pub region: Option<String>,
+    /// ECR: the external id of the role.
+    #[arg(long, env = "CR_EXTERNAL_ID", hide_env_values = true, value_parser = secret)]
+    pub external_id: Option<Secret>,
+    /// An extra PEM CA bundle to trust.
+    #[arg(long, env = "CR_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Allow plain HTTP for a base without scheme.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// With a repository: print each tag's digest and push time where the registry has them.
+    #[arg(long)]
+    pub with_metadata: bool,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// List the tags of this repository instead of the repositories.
+    pub repository: Option<String>,
+}
+
+impl Args {
+    fn credentials(&self) -> anyhow::Result<RegistryCredentials> {
+        let kind = RegistryKind::from_str(&self.kind)?;
+        if kind == RegistryKind::Ecr {
+            return Ok(RegistryCredentials::Ecr {
+                role_arn: self
+                    .role_arn
+                    .clone()
+                    .context("ecr needs --role-arn (CR_ROLE_ARN)")?,
+                region: self
+                    .region
+                    .clone()
+                    .context("ecr needs --region (CR_REGION)")?,
+                external_id: self.external_id.clone(),
+                registry_base: self.base.clone(),
+            });
+        }
+        let password = self
+            .password
+            .clone()
+            .or_else(|| self.token.clone())
+            .unwrap_or_default();
+        let username = match (&self.username, &self.token) {
+            (Some(u), _) => u.clone(),
+            (None, Some(token)) => token.expose().to_owned(),
+            (None, None) => String::new(),
+        };
+        Ok(RegistryCredentials::Basic {
+            kind,
+            registry_base: self.base.clone().context("--base (CR_BASE) is required")?,
+            username,
+            password,
+        })
+    }
+}
 
 /// Runs `cra list`.
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("cra list is not available in this build yet")
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let creds = args.credentials()?;
+    let opts = ConnectOptions {
+        ca_bundle: args.ca_bundle.clone(),
+        insecure_http: args.insecure_http,
+        ..ConnectOptions::default()
+    };
+    let registry = cra_registries::connect(&creds, &opts)
+        .await
+        .context("cannot set up the registry client")?;
+    let mut out = std::io::stdout().lock();
+    match &args.repository {
+        None => {
+            let repositories = registry
+                .list_all_repositories()
+                .await
+                .context("cannot list repositories")?;
+            match args.format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "repositories": repositories })
+                )?,
+                Format::Table => {
+                    for r in repositories {
+                        writeln!(out, "{r}")?;
+                    }
+                }
+            }
+        }
+        Some(repository) if args.with_metadata => {
+            let tags = all_tags_with_metadata(registry.as_ref(), repository).await?;
+            match args.format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "repository": repository, "tags": tags })
+                )?,
+                Format::Table => {
+                    for t in tags {
+                        let digest = t
+                            .digest
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into());
+                        let pushed = t.last_pushed.unwrap_or_else(|| "-".into());
+                        writeln!(out, "{}\t{digest}\t{pushed}", t.tag)?;
+                    }
+                }
+            }
+        }
+        Some(repository) => {
+            let tags = registry
+                .list_all_tags(repository)
+                .await
+                .with_context(|| format!("cannot list the tags of {repository}"))?;
+            match args.format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "repository": repository, "tags": tags })
+                )?,
+                Format::Table => {
+                    for t in tags {
+                        writeln!(out, "{t}")?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn all_tags_with_metadata(
+    registry: &dyn Registry,
+    repository: &str,
+) -> anyhow::Result<Vec<TagInfo>> {
+    let mut all = Vec::new();
+    let mut page = PageRequest::default();
+    for _ in 0..cra_core::registry::MAX_PAGES {
+        let got = registry
+            .list_tags_with_metadata(repository, &page)
+            .await
+            .with_context(|| format!("cannot list the tags of {repository}"))?;
+        all.extend(got.items);
+        match got.next {
+            Some(next) if Some(&next) != page.cursor.as_ref() => page.cursor = Some(next),
+            Some(_) => anyhow::bail!("the tag listing of {repository} repeats the same page"),
+            None => return Ok(all),
+        }
+    }
+    anyhow::bail!("the tag listing of {repository} did not end")
 }

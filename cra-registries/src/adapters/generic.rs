@@ -1,63 +1,35 @@
 //! A plain distribution registry: everything through the shared client, listing by `_catalog`.
+//! Nexus, Artifactory and Quay list the same way and reuse [`Catalog`].
 
 use async_trait::async_trait;
-use cra_core::{
-    BlobStream, Digest, FetchedManifest, Page, PageRequest, Registry, RegistryKind, Result,
-};
+use cra_core::{Page, PageRequest, RegistryKind};
 
+use super::vendor::{Adapter, Vendor};
 use crate::distribution::Client;
+use crate::error::Result;
 
-/// A registry that speaks only the distribution API.
-#[derive(Debug)]
-pub struct Generic {
-    kind: RegistryKind,
-    client: Client,
-}
-
-impl Generic {
-    /// Wraps `client`; `kind` is what [`Registry::kind`] reports.
-    pub fn new(kind: RegistryKind, client: Client) -> Generic {
-        Generic { kind, client }
-    }
-
-    /// The shared client.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
+/// Lists repositories with `/v2/_catalog`.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog {
+    /// What [`Vendor::kind`] reports.
+    pub kind: RegistryKind,
 }
 
 #[async_trait]
-impl Registry for Generic {
+impl Vendor for Catalog {
     fn kind(&self) -> RegistryKind {
         self.kind
     }
 
-    fn host(&self) -> &str {
-        self.client.host()
+    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>> {
+        client.catalog(page).await
     }
+}
 
-    async fn validate_credentials(&self) -> Result<()> {
-        Ok(self.client.ping().await?)
-    }
+/// A plain distribution registry.
+pub type Generic = Adapter<Catalog>;
 
-    async fn list_repositories(&self, page: &PageRequest) -> Result<Page<String>> {
-        Ok(self.client.catalog(page).await?)
-    }
-
-    async fn list_tags(&self, repository: &str, page: &PageRequest) -> Result<Page<String>> {
-        Ok(self.client.tags(repository, page).await?)
-    }
-
-    async fn fetch_manifest(&self, repository: &str, reference: &str) -> Result<FetchedManifest> {
-        Ok(self.client.manifest(repository, reference).await?)
-    }
-
-    async fn fetch_blob(
-        &self,
-        repository: &str,
-        digest: &Digest,
-        max_size: Option<u64>,
-    ) -> Result<BlobStream> {
-        Ok(self.client.blob(repository, digest, max_size).await?)
-    }
+/// A plain distribution registry of `kind` over `client`.
+pub fn new(kind: RegistryKind, client: Client) -> Generic {
+    Adapter::new(client, Catalog { kind })
 }

@@ -18,7 +18,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_retries: 3,
             base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(10),
+            max_delay: Duration::from_secs(5),
         }
     }
 }
@@ -75,6 +75,11 @@ mod tests {
         assert_eq!(
             p.delay(0, Some(Duration::from_secs(2))),
             Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(7))),
+            None,
+            "too long: report it"
         );
         assert_eq!(p.delay(0, Some(Duration::from_secs(120))), None);
     }

@@ -1,0 +1,272 @@
+//! What an adapter supplies ([`Vendor`]) and the [`Adapter`] that turns it into a [`Registry`]:
+//! listing, metadata, credential checks and name quirks come from the vendor, manifests and
+//! blobs always from the shared distribution client.
+
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use cra_core::{
+    BlobStream, Digest, FetchedManifest, Page, PageRequest, Registry, RegistryKind, TagInfo,
+};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use url::Url;
+
+use crate::config::ConnectOptions;
+use crate::distribution::Client;
+use crate::error::{Error, Result};
+
+/// The registry-specific part of an adapter.
+#[async_trait]
+pub trait Vendor: Send + Sync + std::fmt::Debug + 'static {
+    /// The registry type.
+    fn kind(&self) -> RegistryKind;
+
+    /// Checks the credentials with one cheap, authenticated call.
+    async fn validate(&self, client: &Client) -> Result<()> {
+        client.ping().await
+    }
+
+    /// One page of repository names.
+    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>>;
+
+    /// One page of tags; the distribution `tags/list` unless the vendor knows better.
+    async fn tags(
+        &self,
+        client: &Client,
+        repository: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>> {
+        client.tags(repository, page).await
+    }
+
+    /// One page of tags with metadata; bare tags unless the vendor has a metadata API.
+    async fn tags_with_metadata(
+        &self,
+        client: &Client,
+        repository: &str,
+        page: &PageRequest,
+    ) -> Result<Page<TagInfo>> {
+        let tags = self.tags(client, repository, page).await?;
+        Ok(Page {
+            items: tags.items.into_iter().map(TagInfo::bare).collect(),
+            next: tags.next,
+        })
+    }
+
+    /// The repository name as the registry spells it (Docker Hub's `library/` prefix).
+    fn repository<'a>(&self, name: &'a str) -> Cow<'a, str> {
+        Cow::Borrowed(name)
+    }
+}
+
+/// A [`Registry`] made of the shared client and a [`Vendor`].
+#[derive(Debug)]
+pub struct Adapter<V> {
+    client: Client,
+    vendor: V,
+}
+
+impl<V: Vendor> Adapter<V> {
+    /// Combines `client` and `vendor`.
+    pub fn new(client: Client, vendor: V) -> Adapter<V> {
+        Adapter { client, vendor }
+    }
+}
+
+#[async_trait]
+impl<V: Vendor> Registry for Adapter<V> {
+    fn kind(&self) -> RegistryKind {
+        self.vendor.kind()
+    }
+
+    fn host(&self) -> &str {
+        self.client.host()
+    }
+
+    async fn validate_credentials(&self) -> cra_core::Result<()> {
+        Ok(self.vendor.validate(&self.client).await?)
+    }
+
+    async fn list_repositories(&self, page: &PageRequest) -> cra_core::Result<Page<String>> {
+        Ok(self.vendor.repositories(&self.client, page).await?)
+    }
+
+    async fn list_tags(
+        &self,
+        repository: &str,
+        page: &PageRequest,
+    ) -> cra_core::Result<Page<String>> {
+        let repository = self.vendor.repository(repository);
+        Ok(self.vendor.tags(&self.client, &repository, page).await?)
+    }
+
+    async fn list_tags_with_metadata(
+        &self,
+        repository: &str,
+        page: &PageRequest,
+    ) -> cra_core::Result<Page<TagInfo>> {
+        let repository = self.vendor.repository(repository);
+        Ok(self
+            .vendor
+            .tags_with_metadata(&self.client, &repository, page)
+            .await?)
+    }
+
+    async fn fetch_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> cra_core::Result<FetchedManifest> {
+        let repository = self.vendor.repository(repository);
+        Ok(self.client.manifest(&repository, reference).await?)
+    }
+
+    async fn fetch_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        max_size: Option<u64>,
+    ) -> cra_core::Result<BlobStream> {
+        let repository = self.vendor.repository(repository);
+        Ok(self.client.blob(&repository, digest, max_size).await?)
+    }
+}
+
+/// Characters escaped in one path segment of a vendor REST URL: everything but unreserved
+/// characters, so `/` becomes `%2F`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `s` as one URL path segment (`team/api` → `team%2Fapi`).
+pub fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// The vendor REST API root: the override from [`ConnectOptions::api_base_override`], else
+/// `default`; always ends with `/`.
+pub fn api_root(opts: &ConnectOptions, default: &str) -> Result<Url> {
+    let raw = opts.api_base_override.as_deref().unwrap_or(default);
+    let with_slash = if raw.ends_with('/') {
+        raw.to_owned()
+    } else {
+        format!("{raw}/")
+    };
+    Url::parse(&with_slash)
+        .map_err(|e| Error::InvalidInput(format!("invalid API base {raw:?}: {e}")))
+}
+
+/// Joins a relative path to an API root.
+pub fn api_url(root: &Url, path: &str) -> Result<Url> {
+    root.join(path.trim_start_matches('/'))
+        .map_err(|e| Error::InvalidInput(format!("cannot build an API URL from {path:?}: {e}")))
+}
+
+/// Checks that a next-page URL (a vendor `next` link or a caller's cursor) stays under `root`,
+/// and returns it parsed.
+pub fn confined(root: &Url, next: &str) -> Result<Url> {
+    let url = root
+        .join(next)
+        .map_err(|_| Error::InvalidInput(format!("invalid page cursor {next:?}")))?;
+    if url.origin() != root.origin() || !url.path().starts_with(root.path()) {
+        return Err(Error::InvalidInput(format!(
+            "page cursor {} leaves the API at {}",
+            crate::distribution::request::redact(&url),
+            root
+        )));
+    }
+    Ok(url)
+}
+
+/// Parses a numeric page cursor (1-based), defaulting to the first page.
+pub fn page_number(cursor: Option<&str>) -> Result<u32> {
+    match cursor {
+        None => Ok(1),
+        Some(c) => c
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| Error::InvalidInput(format!("invalid page cursor {c:?}"))),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time in milliseconds.
+pub fn rfc3339_from_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_and_roots() {
+        assert_eq!(segment("team/api v2"), "team%2Fapi%20v2");
+        assert_eq!(segment("a-b_c.d~e"), "a-b_c.d~e");
+        let opts = ConnectOptions::default();
+        assert_eq!(
+            api_root(&opts, "https://api.example").unwrap().as_str(),
+            "https://api.example/"
+        );
+        let opts = ConnectOptions {
+            api_base_override: Some("http://127.0.0.1:9/api/v4".into()),
+            ..ConnectOptions::default()
+        };
+        let root = api_root(&opts, "https://gitlab.com/api/v4").unwrap();
+        assert_eq!(
+            api_url(&root, "/groups/x").unwrap().as_str(),
+            "http://127.0.0.1:9/api/v4/groups/x"
+        );
+    }
+
+    #[test]
+    fn cursors_stay_under_the_api() {
+        let root = Url::parse("https://hub.example/v2/").unwrap();
+        assert!(confined(
+            &root,
+            "https://hub.example/v2/namespaces/x/repositories?page=2"
+        )
+        .is_ok());
+        for bad in [
+            "https://evil.example/v2/x",
+            "http://hub.example/v2/x",
+            "https://hub.example/other",
+        ] {
+            assert!(confined(&root, bad).is_err(), "{bad}");
+        }
+        assert_eq!(page_number(None).unwrap(), 1);
+        assert_eq!(page_number(Some("3")).unwrap(), 3);
+        assert!(page_number(Some("0")).is_err());
+        assert!(page_number(Some("x")).is_err());
+    }
+
+    #[test]
+    fn formats_epoch_millis() {
+        assert_eq!(rfc3339_from_millis(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_from_millis(1_760_000_100_000),
+            "2025-10-09T08:55:00Z"
+        );
+        assert_eq!(rfc3339_from_millis(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+}

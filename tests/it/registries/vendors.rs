@@ -1,0 +1,803 @@
+//! Each adapter against a local server that replays its vendor's documented JSON and auth
+//! challenges: success over three or more pages, wrong credentials, a missing repository, and
+//! rate limiting with `Retry-After`.
+//! The password `good-secret` is accepted, `throttled` gets 429 with `Retry-After: 7`, anything
+//! else 401.
+
+// Helpers outside #[test] functions panic on purpose: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use cra_core::{ErrorKind, PageRequest, RegistryCredentials, RegistryKind, Secret};
+use cra_registries::{connect, ConnectOptions};
+use cra_tests::registry::StubServer;
+use serde_json::{json, Value};
+
+const GOOD: &str = "good-secret";
+const THROTTLED: &str = "throttled";
+
+/// The repositories every vendor stub lists (five, so pages of two make three pages).
+fn names(prefix: &str) -> Vec<String> {
+    ["alpha", "beta", "delta", "gamma", "omega"]
+        .iter()
+        .map(|n| format!("{prefix}{n}"))
+        .collect()
+}
+
+#[derive(Clone, Default)]
+struct Ctx {
+    base: Arc<OnceLock<String>>,
+}
+
+impl Ctx {
+    fn base(&self) -> String {
+        self.base.get().cloned().unwrap_or_default()
+    }
+}
+
+fn query_param(q: &Option<String>, name: &str) -> Option<String> {
+    // The stubs only see plain values (numbers, names, tokens), so no percent-decoding.
+    q.as_deref()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.replace("%2F", "/"))
+}
+
+/// The secret a request carries: a Basic password, a Bearer token or a `PRIVATE-TOKEN`.
+fn presented(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = headers.get("private-token").and_then(|v| v.to_str().ok()) {
+        return Some(t.to_owned());
+    }
+    let value = headers.get("authorization")?.to_str().ok()?;
+    if let Some(b64) = value.strip_prefix("Basic ") {
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        return raw.split_once(':').map(|(_, p)| p.to_owned());
+    }
+    value.strip_prefix("Bearer ").map(str::to_owned)
+}
+
+/// `None` when the request carries `want`; else the vendor-style refusal.
+fn gate(headers: &HeaderMap, want: &str, challenge: Option<&str>, body: Value) -> Option<Response> {
+    match presented(headers).as_deref() {
+        Some(s) if s == want => None,
+        Some(THROTTLED) => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "7")],
+                Json(json!({"message": "slow down"})),
+            )
+                .into_response(),
+        ),
+        _ => {
+            let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+            if let Some(c) = challenge {
+                resp.headers_mut()
+                    .insert("www-authenticate", c.parse().unwrap());
+            }
+            Some(resp)
+        }
+    }
+}
+
+/// Items of page `page` (1-based) of `size`, and whether more follow.
+fn slice(items: &[String], page: usize, size: usize) -> (Vec<String>, bool) {
+    let start = (page - 1) * size;
+    let got: Vec<String> = items.iter().skip(start).take(size).cloned().collect();
+    (got, start + size < items.len())
+}
+
+/// The distribution-style page after `last`, with `n`.
+fn after(items: &[String], last: Option<String>, n: usize) -> (Vec<String>, Option<String>) {
+    let start = last.map_or(0, |l| {
+        items
+            .iter()
+            .position(|i| *i == l)
+            .map_or(items.len(), |p| p + 1)
+    });
+    let got: Vec<String> = items.iter().skip(start).take(n).cloned().collect();
+    let more = start + n < items.len();
+    let last = got.last().cloned();
+    (got, if more { last } else { None })
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]})),
+    )
+        .into_response()
+}
+
+/// A distribution `_catalog` behind `gate`, paginated with `Link` (`link_param` is `last`, or
+/// Quay's opaque `next_page`).
+fn catalog_page(items: &[String], q: &Option<String>, path: &str, link_param: &str) -> Response {
+    let n: usize = query_param(q, "n")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    // Quay's `next_page` is opaque; here it is `p` and the index of the last item served.
+    let last = query_param(q, "last").or_else(|| {
+        let index: usize = query_param(q, "next_page")?
+            .strip_prefix('p')?
+            .parse()
+            .ok()?;
+        items.get(index).cloned()
+    });
+    let (got, next) = after(items, last, n);
+    let mut resp = Json(json!({"repositories": got})).into_response();
+    if let Some(next) = next {
+        let value = if link_param == "next_page" {
+            format!("p{}", items.iter().position(|i| *i == next).unwrap_or(0))
+        } else {
+            next
+        };
+        let link = format!("<{path}?n={n}&{link_param}={value}>; rel=\"next\"");
+        resp.headers_mut().insert("link", link.parse().unwrap());
+    }
+    resp
+}
+
+/// A token realm: Basic `good-secret` gets `token_field`, `throttled` gets 429, others 401.
+async fn token(headers: HeaderMap, token_field: &str) -> Response {
+    match gate(
+        &headers,
+        GOOD,
+        None,
+        json!({"details": "incorrect username or password"}),
+    ) {
+        Some(refusal) => refusal,
+        None => Json(json!({ token_field: "registry-token", "expires_in": 300 })).into_response(),
+    }
+}
+
+struct Case {
+    kind: RegistryKind,
+    /// Appended to the stub URL to make `registryBase`.
+    base_path: &'static str,
+    /// Appended to the stub URL to make `api_base_override`, if the adapter has a REST API.
+    api_path: Option<&'static str>,
+    username: &'static str,
+    expected: Vec<String>,
+    missing: &'static str,
+    /// Whether a missing repository is reported by the tag metadata call (else by `list_tags`).
+    metadata_for_missing: bool,
+}
+
+async fn check(case: Case, router: Router<Ctx>) {
+    let ctx = Ctx::default();
+    let stub = StubServer::spawn(router.with_state(ctx.clone())).await;
+    ctx.base.set(stub.base_url()).unwrap();
+    let opts = ConnectOptions {
+        api_base_override: case.api_path.map(|p| format!("{}{p}", stub.base_url())),
+        ..ConnectOptions::default()
+    };
+    let creds = |password: &str| RegistryCredentials::Basic {
+        kind: case.kind,
+        registry_base: format!("{}{}", stub.base_url(), case.base_path),
+        username: case.username.to_owned(),
+        password: Secret::new(password),
+    };
+    let what = case.kind.as_str();
+
+    let registry = connect(&creds(GOOD), &opts).await.unwrap();
+    assert_eq!(registry.kind(), case.kind);
+    registry
+        .validate_credentials()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: validate: {e}"));
+    let mut page = PageRequest::first(Some(2));
+    let mut pages = Vec::new();
+    loop {
+        let got = registry
+            .list_repositories(&page)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: page {}: {e}", pages.len() + 1));
+        pages.push(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+        assert!(pages.len() < 10, "{what}: pagination must end");
+    }
+    assert!(pages.len() >= 3, "{what}: {pages:?}");
+    assert_eq!(pages.concat(), case.expected, "{what}");
+
+    let err = if case.metadata_for_missing {
+        registry
+            .list_tags_with_metadata(case.missing, &PageRequest::default())
+            .await
+            .unwrap_err()
+    } else {
+        registry
+            .list_tags(case.missing, &PageRequest::default())
+            .await
+            .unwrap_err()
+    };
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{what}: {err}");
+
+    let wrong = connect(&creds("wrong-secret"), &opts).await.unwrap();
+    let err = wrong
+        .list_repositories(&PageRequest::first(Some(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{what}: {err}");
+    assert!(!err.to_string().contains("wrong-secret"), "{what}: {err}");
+    assert!(wrong.validate_credentials().await.is_err(), "{what}");
+
+    let throttled = connect(&creds(THROTTLED), &opts).await.unwrap();
+    let err = throttled
+        .list_repositories(&PageRequest::first(Some(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{what}: {err}");
+    assert_eq!(
+        err.retry_after(),
+        Some(Duration::from_secs(7)),
+        "{what}: {err}"
+    );
+}
+
+// Harbor: api/v2.0/swagger.yaml (listRepositories: page/page_size, Link; listArtifacts with tags).
+#[tokio::test]
+async fn harbor_lists_projects_over_the_rest_api() {
+    let router = Router::new()
+        .route(
+            "/api/v2.0/projects/{project}/repositories",
+            get(|Path(project): Path<String>, State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                if let Some(r) = gate(&headers, GOOD, None, json!({"errors": [{"code": "UNAUTHORIZED", "message": "unauthorized"}]})) {
+                    return r;
+                }
+                if project != "proj" {
+                    return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "project not found"}]}))).into_response();
+                }
+                let page: usize = query_param(&q, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let size: usize = query_param(&q, "page_size").and_then(|p| p.parse().ok()).unwrap_or(10);
+                let (got, more) = slice(&names("proj/"), page, size);
+                let body: Vec<Value> = got.iter().map(|n| json!({"id": 1, "name": n, "artifact_count": 1, "project_id": 1})).collect();
+                let mut resp = Json(body).into_response();
+                resp.headers_mut().insert("x-total-count", "5".parse().unwrap());
+                if more {
+                    let link = format!("<{}/api/v2.0/projects/proj/repositories?page={}&page_size={size}>; rel=\"next\"", ctx.base(), page + 1);
+                    resp.headers_mut().insert("link", link.parse().unwrap());
+                }
+                resp
+            }),
+        )
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
+            get(|Path((_, repo)): Path<(String, String)>, headers: HeaderMap| async move {
+                if let Some(r) = gate(&headers, GOOD, None, json!({})) {
+                    return r;
+                }
+                // The name arrives decoded once: `team%2Fapi` for `team/api`.
+                if repo != "team%2Fapi" {
+                    return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "repository not found"}]}))).into_response();
+                }
+                Json(json!([
+                    {"digest": format!("sha256:{}", "a".repeat(64)), "push_time": "2026-10-01T10:00:00Z",
+                     "tags": [{"name": "1.0", "push_time": "2026-10-01T10:00:00Z"}, {"name": "latest", "push_time": "2026-10-02T10:00:00Z"}]},
+                    {"digest": format!("sha256:{}", "b".repeat(64)), "tags": null}
+                ])).into_response()
+            }),
+        );
+    check(
+        Case {
+            kind: RegistryKind::Harbor,
+            base_path: "/proj",
+            api_path: Some("/api/v2.0"),
+            username: "robot$proj+ci",
+            expected: names("proj/"),
+            missing: "proj/nope",
+            metadata_for_missing: true,
+        },
+        router.clone(),
+    )
+    .await;
+
+    let ctx = Ctx::default();
+    let stub = StubServer::spawn(router.with_state(ctx.clone())).await;
+    ctx.base.set(stub.base_url()).unwrap();
+    let creds = RegistryCredentials::Basic {
+        kind: RegistryKind::Harbor,
+        registry_base: format!("{}/proj", stub.base_url()),
+        username: "robot$proj+ci".into(),
+        password: Secret::new(GOOD),
+    };
+    let registry = connect(&creds, &ConnectOptions::default()).await.unwrap();
+    let tags = registry
+        .list_tags_with_metadata("proj/team/api", &PageRequest::default())
+        .await
+        .unwrap();
+    let names: Vec<&str> = tags.items.iter().map(|t| t.tag.as_str()).collect();
+    assert_eq!(
+        names,
+        ["1.0", "latest"],
+        "untagged artifacts give no row; each tag one row"
+    );
+    assert_eq!(tags.items[1].digest.as_ref().unwrap().hex(), "a".repeat(64));
+    assert_eq!(
+        tags.items[1].last_pushed.as_deref(),
+        Some("2026-10-02T10:00:00Z")
+    );
+}
+
+// Azure: REST containerregistry data plane (GET /acr/v1/_catalog, /acr/v1/{name}/_tags) and the
+// /oauth2/token flow answering `access_token`.
+#[tokio::test]
+async fn acr_lists_with_its_catalog_and_oauth2_tokens() {
+    let router = Router::new()
+        .route("/oauth2/token", get(|headers: HeaderMap| async move { token(headers, "access_token").await }))
+        .route(
+            "/v2/",
+            get(|State(ctx): State<Ctx>, headers: HeaderMap| async move {
+                let challenge = format!(r#"Bearer realm="{}/oauth2/token",service="stub.azurecr.io""#, ctx.base());
+                gate(&headers, "registry-token", Some(&challenge), json!({})).unwrap_or_else(|| Json(json!({})).into_response())
+            }),
+        )
+        .route(
+            "/acr/v1/_catalog",
+            get(|State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                let challenge = format!(r#"Bearer realm="{}/oauth2/token",service="stub.azurecr.io""#, ctx.base());
+                if let Some(r) = gate(&headers, "registry-token", Some(&challenge), json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})) {
+                    return r;
+                }
+                catalog_page(&names("team/"), &q, "/acr/v1/_catalog", "last")
+            }),
+        )
+        .route(
+            "/acr/v1/{*rest}",
+            get(|State(ctx): State<Ctx>, headers: HeaderMap, Path(rest): Path<String>| async move {
+                let challenge = format!(r#"Bearer realm="{}/oauth2/token",service="stub.azurecr.io""#, ctx.base());
+                if let Some(r) = gate(&headers, "registry-token", Some(&challenge), json!({})) {
+                    return r;
+                }
+                if rest != "team/alpha/_tags" {
+                    return not_found();
+                }
+                Json(json!({"registry": "stub.azurecr.io", "imageName": "team/alpha", "tags": [
+                    {"name": "1.4.0", "digest": format!("sha256:{}", "c".repeat(64)), "createdTime": "2026-10-02T08:11:09.1Z", "lastUpdateTime": "2026-10-02T08:11:09.1Z"}
+                ]})).into_response()
+            }),
+        );
+    check(
+        Case {
+            kind: RegistryKind::Acr,
+            base_path: "",
+            api_path: None,
+            username: "stubreg",
+            expected: names("team/"),
+            missing: "team/nope",
+            metadata_for_missing: true,
+        },
+        router,
+    )
+    .await;
+}
+
+/// A registry whose `/v2/` endpoints take a Bearer token from `realm_path` (or Basic with an
+/// upper-case `BASIC` challenge when `realm_path` is `None`), serving `items` from `_catalog`
+/// (under `prefix`) with `link_param` pagination, and 404 for any tag list.
+fn distribution_stub(
+    prefix: &'static str,
+    realm_path: Option<&'static str>,
+    items: Vec<String>,
+    link_param: &'static str,
+) -> Router<Ctx> {
+    let items = Arc::new(items);
+    let mut router = Router::new()
+        .route(
+            &format!("{prefix}/v2/_catalog"),
+            get(move |State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(q): RawQuery| {
+                let items = items.clone();
+                async move {
+                    let (challenge, want) = match realm_path {
+                        Some(realm) => (format!(r#"Bearer realm="{}{realm}",service="stub",scope="registry:catalog:*""#, ctx.base()), "registry-token"),
+                        None => (r#"BASIC realm="Sonatype Nexus Repository Manager""#.to_owned(), GOOD),
+                    };
+                    if let Some(r) = gate(&headers, want, Some(&challenge), json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})) {
+                        return r;
+                    }
+                    catalog_page(&items, &q, &format!("{prefix}/v2/_catalog"), link_param)
+                }
+            }),
+        )
+        .route(
+            &format!("{prefix}/v2/"),
+            get(move |State(ctx): State<Ctx>, headers: HeaderMap| async move {
+                let (challenge, want) = match realm_path {
+                    Some(realm) => (format!(r#"Bearer realm="{}{realm}",service="stub""#, ctx.base()), "registry-token"),
+                    None => (r#"BASIC realm="Sonatype Nexus Repository Manager""#.to_owned(), GOOD),
+                };
+                gate(&headers, want, Some(&challenge), json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}))
+                    .unwrap_or_else(|| Json(json!({})).into_response())
+            }),
+        )
+        .route(&format!("{prefix}/v2/{{*rest}}"), get(|| async { not_found() }));
+    if let Some(realm) = realm_path {
+        router = router.route(
+            realm,
+            get(|headers: HeaderMap| async move { token(headers, "token").await }),
+        );
+    }
+    router
+}
+
+// Quay: endpoints/v2/v2auth.py (token at /v2/auth) and endpoints/v2/__init__.py (opaque
+// `next_page` in the catalog's Link header).
+#[tokio::test]
+async fn quay_follows_opaque_next_page_links() {
+    check(
+        Case {
+            kind: RegistryKind::Quay,
+            base_path: "/acme",
+            api_path: None,
+            username: "acme+robot",
+            expected: names("acme/"),
+            missing: "acme/nope",
+            metadata_for_missing: false,
+        },
+        distribution_stub("", Some("/v2/auth"), names("acme/"), "next_page"),
+    )
+    .await;
+}
+
+// Nexus: sonatype/nexus-public issue 921 (`BASIC realm="Sonatype Nexus Repository Manager"`
+// with forceBasicAuth) and the connector's `_catalog`.
+#[tokio::test]
+async fn nexus_answers_an_upper_case_basic_challenge() {
+    check(
+        Case {
+            kind: RegistryKind::Nexus,
+            base_path: "",
+            api_path: None,
+            username: "admin",
+            expected: names("team/"),
+            missing: "team/nope",
+            metadata_for_missing: false,
+        },
+        distribution_stub("", None, names("team/"), "last"),
+    )
+    .await;
+}
+
+// Artifactory: "List Docker Images" (GET /artifactory/api/docker/{repo}/v2/_catalog, n/last).
+#[tokio::test]
+async fn artifactory_repository_path_method() {
+    check(
+        Case {
+            kind: RegistryKind::Artifactory,
+            base_path: "/artifactory/api/docker/docker-local",
+            api_path: None,
+            username: "deployer",
+            expected: names("app/"),
+            missing: "app/nope",
+            metadata_for_missing: false,
+        },
+        distribution_stub(
+            "/artifactory/api/docker/docker-local",
+            Some("/artifactory/api/docker/docker-local/v2/token"),
+            names("app/"),
+            "last",
+        ),
+    )
+    .await;
+}
+
+// GCR: go-containerregistry pkg/v1/google/list.go (catalog across projects; tags/list with the
+// `manifest` extension, times in epoch milliseconds as strings).
+#[tokio::test]
+async fn gcr_filters_the_catalog_by_project_and_reads_the_tag_extension() {
+    let mut mixed = names("proj/");
+    mixed.insert(2, "other-project/app".to_owned());
+    mixed.sort();
+    let router = distribution_stub("", Some("/v2/token"), mixed, "last");
+    check(
+        Case {
+            kind: RegistryKind::Gcr,
+            base_path: "/proj",
+            api_path: None,
+            username: "_json_key",
+            expected: names("proj/"),
+            missing: "proj/nope",
+            metadata_for_missing: true,
+        },
+        router,
+    )
+    .await;
+
+    let router = Router::new()
+        .route("/v2/token", get(|headers: HeaderMap| async move { token(headers, "token").await }))
+        .route(
+            "/v2/proj/app/tags/list",
+            get(|State(ctx): State<Ctx>, headers: HeaderMap| async move {
+                let challenge = format!(r#"Bearer realm="{}/v2/token",service="gcr.io""#, ctx.base());
+                if let Some(r) = gate(&headers, "registry-token", Some(&challenge), json!({})) {
+                    return r;
+                }
+                Json(json!({"name": "proj/app", "child": ["sub"], "tags": ["v1", "latest", "bare"],
+                    "manifest": {format!("sha256:{}", "9".repeat(64)): {"imageSizeBytes": "28433711",
+                        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        "tag": ["v1", "latest"], "timeCreatedMs": "1760000000000", "timeUploadedMs": "1760000100000"}}}))
+                .into_response()
+            }),
+        );
+    let ctx = Ctx::default();
+    let stub = StubServer::spawn(router.with_state(ctx.clone())).await;
+    ctx.base.set(stub.base_url()).unwrap();
+    let creds = RegistryCredentials::Basic {
+        kind: RegistryKind::Gcr,
+        registry_base: format!("{}/proj", stub.base_url()),
+        username: "_json_key".into(),
+        password: Secret::new(GOOD),
+    };
+    let registry = connect(&creds, &ConnectOptions::default()).await.unwrap();
+    let tags = registry
+        .list_tags_with_metadata("proj/app", &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(tags.items.len(), 3);
+    assert_eq!(tags.items[0].tag, "v1");
+    assert_eq!(tags.items[0].digest.as_ref().unwrap().hex(), "9".repeat(64));
+    assert_eq!(
+        tags.items[0].last_pushed.as_deref(),
+        Some("2025-10-09T08:55:00Z")
+    );
+    assert!(tags.items[2].digest.is_none());
+}
+
+// Artifact Registry: gcloud artifacts docker images list (names `<project>/<repository>/<image>`).
+#[tokio::test]
+async fn google_artifact_registry_keeps_the_repository_prefix() {
+    let mut mixed = names("proj/repo/");
+    mixed.push("proj/zzz-other-repo/app".to_owned());
+    check(
+        Case {
+            kind: RegistryKind::GoogleArtifact,
+            base_path: "/proj/repo",
+            api_path: None,
+            username: "_json_key",
+            expected: names("proj/repo/"),
+            missing: "proj/repo/nope",
+            metadata_for_missing: false,
+        },
+        distribution_stub("", Some("/v2/token"), mixed, "last"),
+    )
+    .await;
+}
+
+// Docker Hub: docs/docker content/reference/api/hub/latest.yaml (POST /v2/auth/token with
+// identifier/secret; GET /v2/namespaces/{namespace}/repositories with `next`).
+#[tokio::test]
+async fn docker_hub_logs_in_and_lists_a_namespace() {
+    let router = Router::new()
+        .route(
+            "/hub/v2/auth/token",
+            post(|Json(body): Json<Value>| async move {
+                match body["secret"].as_str() {
+                    Some(GOOD) if body["identifier"] == "acme-bot" => Json(json!({"access_token": "hub-jwt"})).into_response(),
+                    Some(THROTTLED) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")], "").into_response(),
+                    _ => (StatusCode::UNAUTHORIZED, Json(json!({"errinfo": {}, "message": "incorrect username or password"}))).into_response(),
+                }
+            }),
+        )
+        .route(
+            "/hub/v2/namespaces/{ns}/repositories",
+            get(|Path(ns): Path<String>, State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                if let Some(r) = gate(&headers, "hub-jwt", None, json!({"message": "unauthorized"})) {
+                    return r;
+                }
+                assert_eq!(ns, "acme");
+                let page: usize = query_param(&q, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let size: usize = query_param(&q, "page_size").and_then(|p| p.parse().ok()).unwrap_or(10);
+                let (got, more) = slice(&names(""), page, size);
+                let results: Vec<Value> = got.iter().map(|n| json!({"name": n, "namespace": "acme", "is_private": true})).collect();
+                let next = more.then(|| format!("{}/hub/v2/namespaces/acme/repositories?page={}&page_size={size}", ctx.base(), page + 1));
+                Json(json!({"count": 5, "next": next, "previous": null, "results": results})).into_response()
+            }),
+        )
+        .route(
+            "/hub/v2/namespaces/{ns}/repositories/{repo}/tags",
+            get(|Path((_, repo)): Path<(String, String)>, headers: HeaderMap| async move {
+                if let Some(r) = gate(&headers, "hub-jwt", None, json!({})) {
+                    return r;
+                }
+                if repo != "alpha" {
+                    return (StatusCode::NOT_FOUND, Json(json!({"message": "object not found"}))).into_response();
+                }
+                Json(json!({"count": 1, "next": null, "results": [{"name": "1.0", "digest": format!("sha256:{}", "d".repeat(64)), "tag_last_pushed": "2026-10-01T12:00:00.000000Z"}]})).into_response()
+            }),
+        );
+    check(
+        Case {
+            kind: RegistryKind::DockerHub,
+            base_path: "/acme",
+            api_path: Some("/hub"),
+            username: "acme-bot",
+            expected: names("acme/"),
+            missing: "acme/nope",
+            metadata_for_missing: true,
+        },
+        router,
+    )
+    .await;
+}
+
+// GitHub: docs.github.com/rest/packages/packages (GET /orgs/{org}/packages?package_type=container,
+// Link pagination; versions with metadata.container.tags).
+#[tokio::test]
+async fn github_lists_packages_of_an_organisation() {
+    let router = Router::new()
+        .route("/api/user", get(|headers: HeaderMap| async move {
+            gate(&headers, GOOD, None, json!({"message": "Bad credentials"})).unwrap_or_else(|| Json(json!({"login": "bot"})).into_response())
+        }))
+        .route(
+            "/api/orgs/{org}/packages",
+            get(|Path(org): Path<String>, State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                if let Some(r) = gate(&headers, GOOD, None, json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})) {
+                    return r;
+                }
+                assert_eq!(org, "acme");
+                assert_eq!(query_param(&q, "package_type").as_deref(), Some("container"));
+                let page: usize = query_param(&q, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let size: usize = query_param(&q, "per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
+                let (got, more) = slice(&names(""), page, size);
+                let body: Vec<Value> = got.iter().map(|n| json!({"id": 1, "name": n, "package_type": "container", "visibility": "private"})).collect();
+                let mut resp = Json(body).into_response();
+                if more {
+                    let link = format!("<{}/api/orgs/acme/packages?package_type=container&per_page={size}&page={}>; rel=\"next\"", ctx.base(), page + 1);
+                    resp.headers_mut().insert("link", link.parse().unwrap());
+                }
+                resp
+            }),
+        )
+        .route("/v2/{*rest}", get(|| async { not_found() }));
+    check(
+        Case {
+            kind: RegistryKind::GitHub,
+            base_path: "/acme",
+            api_path: Some("/api"),
+            username: "bot",
+            expected: names("acme/"),
+            missing: "acme/nope",
+            metadata_for_missing: false,
+        },
+        router,
+    )
+    .await;
+}
+
+// DigitalOcean: digitalocean/godo registry.go (repositoriesV2, links.pages.next with page_token).
+#[tokio::test]
+async fn digitalocean_follows_page_tokens() {
+    let router = Router::new()
+        .route("/api/v2/registry", get(|headers: HeaderMap| async move {
+            gate(&headers, GOOD, None, json!({"id": "unauthorized", "message": "Unable to authenticate you"}))
+                .unwrap_or_else(|| Json(json!({"registry": {"name": "acme"}})).into_response())
+        }))
+        .route(
+            "/api/v2/registry/{reg}/repositoriesV2",
+            get(|State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                if let Some(r) = gate(&headers, GOOD, None, json!({"id": "unauthorized", "message": "Unable to authenticate you"})) {
+                    return r;
+                }
+                let page: usize = query_param(&q, "page_token").map(|t| t.trim_start_matches("tok").parse().unwrap()).unwrap_or(1);
+                let size: usize = query_param(&q, "per_page").and_then(|p| p.parse().ok()).unwrap_or(20);
+                let (got, more) = slice(&names("team/"), page, size);
+                let repos: Vec<Value> = got.iter().map(|n| json!({"registry_name": "acme", "name": n, "tag_count": 1})).collect();
+                let next = more.then(|| format!("{}/api/v2/registry/acme/repositoriesV2?page_token=tok{}&per_page={size}", ctx.base(), page + 1));
+                Json(json!({"repositories": repos, "links": {"pages": {"next": next}}, "meta": {"total": 5}})).into_response()
+            }),
+        )
+        .route("/v2/{*rest}", get(|| async { not_found() }));
+    check(
+        Case {
+            kind: RegistryKind::DigitalOcean,
+            base_path: "/acme",
+            api_path: Some("/api"),
+            username: GOOD,
+            expected: names("team/"),
+            missing: "team/nope",
+            metadata_for_missing: false,
+        },
+        router,
+    )
+    .await;
+}
+
+// GitLab: docs.gitlab.com/api/container_registry (group registry repositories, X-Next-Page).
+#[tokio::test]
+async fn gitlab_lists_group_repositories() {
+    let router = Router::new()
+        .route(
+            "/api/v4/personal_access_tokens/self",
+            get(|headers: HeaderMap| async move {
+                gate(&headers, GOOD, None, json!({"message": "401 Unauthorized"}))
+                    .unwrap_or_else(|| Json(json!({"active": true})).into_response())
+            }),
+        )
+        .route(
+            "/api/v4/groups/{group}/registry/repositories",
+            get(
+                |Path(group): Path<String>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                    if let Some(r) =
+                        gate(&headers, GOOD, None, json!({"message": "401 Unauthorized"}))
+                    {
+                        return r;
+                    }
+                    assert_eq!(group, "group/sub", "the full path arrives %2F-encoded");
+                    let page: usize = query_param(&q, "page")
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(1);
+                    let size: usize = query_param(&q, "per_page")
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(20);
+                    let (got, more) = slice(&names("group/sub/"), page, size);
+                    let body: Vec<Value> = got
+                        .iter()
+                        .map(|p| json!({"id": 1, "name": "", "path": p, "project_id": 9}))
+                        .collect();
+                    let mut resp = Json(body).into_response();
+                    resp.headers_mut().insert(
+                        "x-next-page",
+                        if more {
+                            (page + 1).to_string()
+                        } else {
+                            String::new()
+                        }
+                        .parse()
+                        .unwrap(),
+                    );
+                    resp
+                },
+            ),
+        )
+        .route("/v2/{*rest}", get(|| async { not_found() }));
+    check(
+        Case {
+            kind: RegistryKind::GitLab,
+            base_path: "/group/sub",
+            api_path: Some("/api/v4"),
+            username: "bot",
+            expected: names("group/sub/"),
+            missing: "group/sub/nope",
+            metadata_for_missing: false,
+        },
+        router,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn registries_without_a_namespace_cannot_list() {
+    for (kind, base) in [
+        (RegistryKind::GitHub, "http://127.0.0.1:9"),
+        (RegistryKind::GitLab, "http://127.0.0.1:9"),
+        (RegistryKind::DockerHub, "http://127.0.0.1:9"),
+    ] {
+        let creds = RegistryCredentials::Basic {
+            kind,
+            registry_base: base.into(),
+            username: String::new(),
+            password: Secret::new("x"),
+        };
+        let registry = connect(&creds, &ConnectOptions::default()).await.unwrap();
+        let err = registry
+            .list_repositories(&PageRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{kind}: {err}");
+        assert_eq!(
+            err.message(),
+            "this registry cannot list repositories; name images explicitly"
+        );
+    }
+}
