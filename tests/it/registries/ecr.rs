@@ -197,3 +197,149 @@ async fn ecr_without_credentials_is_unauthorized_not_a_hang() {
         "{err}"
     );
 }
+
+/// What the replayed AWS endpoint answers: STS `AssumeRole` (query protocol, XML) and the ECR
+/// JSON 1.1 operations, as the STS and ECR API references document them.
+/// The external id decides the outcome: `good` gets credentials `ASIAGOOD`, `throttled` gets
+/// `ASIATHROTTLED` (whose ECR calls answer `ThrottlingException`), anything else `AccessDenied`.
+async fn aws_replay(headers: axum::http::HeaderMap, body: String) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    let xml = |status: StatusCode, body: String| {
+        (status, [("content-type", "text/xml")], body).into_response()
+    };
+    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+        let form: Vec<(String, String)> = body
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("Action"), Some("AssumeRole"));
+        let key = match get("ExternalId") {
+            Some("good") => "ASIAGOOD",
+            Some("throttled") => "ASIATHROTTLED",
+            _ => {
+                return xml(
+                    StatusCode::FORBIDDEN,
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error><RequestId>1</RequestId></ErrorResponse>".into(),
+                )
+            }
+        };
+        return xml(
+            StatusCode::OK,
+            format!(
+                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
+                 <Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>s</SecretAccessKey>\
+                 <SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
+                 <AssumedRoleUser><AssumedRoleId>AROA1:cra-agent</AssumedRoleId>\
+                 <Arn>arn:aws:sts::123456789012:assumed-role/cra/cra-agent</Arn></AssumedRoleUser>\
+                 </AssumeRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>"
+            ),
+        );
+    };
+    let json = |status: StatusCode, v: serde_json::Value| {
+        (
+            status,
+            [("content-type", "application/x-amz-json-1.1")],
+            v.to_string(),
+        )
+            .into_response()
+    };
+    let authz = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if authz.contains("Credential=ASIATHROTTLED/") {
+        return json(
+            StatusCode::BAD_REQUEST,
+            json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+        );
+    }
+    assert!(
+        authz.contains("Credential=ASIAGOOD/"),
+        "ECR is called with the assumed role: {authz}"
+    );
+    let req: serde_json::Value = serde_json::from_str(&body).unwrap();
+    match target.rsplit('.').next().unwrap_or_default() {
+        "GetAuthorizationToken" => json(
+            StatusCode::OK,
+            json!({"authorizationData": [{"authorizationToken": "QVdTOnB3", "expiresAt": 4_000_000_000u64,
+                "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"}]}),
+        ),
+        "DescribeRepositories" => {
+            let pages = [
+                ("", vec!["a/one", "a/two"], Some("t2")),
+                ("t2", vec!["b/one", "b/two"], Some("t3")),
+                ("t3", vec!["c/one"], None),
+            ];
+            let token = req["nextToken"].as_str().unwrap_or_default();
+            let (_, names, next) = pages.iter().find(|(t, _, _)| *t == token).unwrap();
+            let repositories: Vec<serde_json::Value> = names
+                .iter()
+                .map(|n| json!({"repositoryName": n, "registryId": "123456789012"}))
+                .collect();
+            let mut body = json!({"repositories": repositories});
+            if let Some(next) = next {
+                body["nextToken"] = json!(next);
+            }
+            json(StatusCode::OK, body)
+        }
+        _ => json(
+            StatusCode::BAD_REQUEST,
+            json!({"__type": "RepositoryNotFoundException", "message": "The repository with name 'nope' does not exist in the registry with id '123456789012'"}),
+        ),
+    }
+}
+
+// STS AssumeRole (API reference, query protocol) and ECR DescribeRepositories with nextToken
+// (API reference), which moto does not paginate.
+#[tokio::test]
+async fn ecr_pages_repositories_and_reports_denied_roles_and_throttling() {
+    aws_test_environment();
+    let stub = cra_tests::registry::StubServer::spawn(
+        axum::Router::new().route("/", axum::routing::post(aws_replay)),
+    )
+    .await;
+    let opts = ConnectOptions {
+        aws_endpoint_url: Some(stub.base_url()),
+        ..ConnectOptions::default()
+    };
+    let creds = |external_id: &str| RegistryCredentials::Ecr {
+        role_arn: "arn:aws:iam::123456789012:role/cra".into(),
+        region: "us-east-1".into(),
+        external_id: Some(Secret::new(external_id)),
+        registry_base: Some("http://127.0.0.1:9".into()),
+    };
+
+    let registry = connect(&creds("good"), &opts).await.unwrap();
+    registry.validate_credentials().await.unwrap();
+    let mut page = PageRequest::first(Some(2));
+    let mut pages = Vec::new();
+    loop {
+        let got = registry.list_repositories(&page).await.unwrap();
+        pages.push(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+        assert!(pages.len() < 10);
+    }
+    assert_eq!(pages.len(), 3);
+    assert_eq!(
+        pages.concat(),
+        ["a/one", "a/two", "b/one", "b/two", "c/one"]
+    );
+    let err = registry.list_all_tags("nope").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+
+    let denied = connect(&creds("wrong"), &opts).await.unwrap();
+    let err = denied.list_all_repositories().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert!(!format!("{err:?}").contains("wrong\""), "{err:?}");
+
+    let throttled = connect(&creds("throttled"), &opts).await.unwrap();
+    let err = throttled.list_all_repositories().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+}
