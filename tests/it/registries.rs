@@ -549,3 +549,55 @@ async fn redirects_to_another_host_drop_authorization() {
         "no Authorization at the storage host"
     );
 }
+
+#[tokio::test]
+async fn a_refused_cached_token_is_renewed_once() {
+    // The registry honours only the newest token, as after a revocation.
+    let issued = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/token",
+            get(|State(issued): State<Arc<AtomicUsize>>| async move {
+                let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+                axum::Json(serde_json::json!({"token": format!("tok-{n}"), "expires_in": 3600}))
+            }),
+        )
+        .route(
+            "/v2/_catalog",
+            get(
+                |State(issued): State<Arc<AtomicUsize>>, headers: HeaderMap| async move {
+                    let newest = format!("Bearer tok-{}", issued.load(Ordering::SeqCst));
+                    if auth_of(&headers).as_deref() != Some(newest.as_str())
+                        || newest == "Bearer tok-0"
+                    {
+                        let challenge =
+                            r#"Bearer realm="/token",service="stub",scope="registry:catalog:*""#;
+                        return (
+                            StatusCode::UNAUTHORIZED,
+                            [("www-authenticate", challenge)],
+                            "",
+                        )
+                            .into_response();
+                    }
+                    axum::Json(serde_json::json!({"repositories": ["a"]})).into_response()
+                },
+            ),
+        )
+        .with_state(issued.clone());
+    let stub = StubServer::spawn(app).await;
+    let registry = generic(&stub.base_url(), None, None, &ConnectOptions::default()).unwrap();
+    assert_eq!(registry.list_all_repositories().await.unwrap(), vec!["a"]);
+    assert_eq!(registry.list_all_repositories().await.unwrap(), vec!["a"]);
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        1,
+        "the cached token is reused"
+    );
+    issued.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(registry.list_all_repositories().await.unwrap(), vec!["a"]);
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        3,
+        "one renewal after the 401"
+    );
+}
