@@ -601,3 +601,84 @@ async fn a_refused_cached_token_is_renewed_once() {
         "one renewal after the 401"
     );
 }
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn debug_logs_carry_no_secrets_or_signed_queries() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let storage =
+        StubServer::spawn(Router::new().route("/bucket/blob", get(|| async { "blob" }))).await;
+    let target = format!(
+        "{}/bucket/blob?X-Amz-Signature=signed-secret",
+        storage.base_url()
+    );
+    let app = Router::new()
+        .route(
+            "/v2/app/blobs/{digest}",
+            get(
+                |State(target): State<String>, headers: HeaderMap| async move {
+                    if auth_of(&headers).is_none() {
+                        return (
+                            StatusCode::UNAUTHORIZED,
+                            [("www-authenticate", "Basic realm=\"stub\"".to_owned())],
+                        )
+                            .into_response();
+                    }
+                    Response::builder()
+                        .status(307)
+                        .header("location", target)
+                        .body(axum::body::Body::empty())
+                        .unwrap()
+                },
+            ),
+        )
+        .with_state(target);
+    let stub = StubServer::spawn(app).await;
+    let registry = generic(
+        &stub.base_url(),
+        Some("user".into()),
+        Some(Secret::new("pass-word-42")),
+        &ConnectOptions::default(),
+    )
+    .unwrap();
+    let (bytes, err) =
+        collect_blob(registry.as_ref(), "app", &Digest::sha256_of(b"blob"), None).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(bytes, b"blob");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("following redirect"), "{text}");
+    assert!(text.contains("/bucket/blob"), "{text}");
+    for secret in [
+        "signed-secret",
+        "X-Amz-Signature",
+        "pass-word-42",
+        "dXNlcjpwYXNzLXdvcmQtNDI",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} leaked into the logs:\n{text}"
+        );
+    }
+}
