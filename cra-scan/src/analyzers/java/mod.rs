@@ -63,7 +63,7 @@ impl Analyzer for JavaAnalyzer {
     }
 
     fn max_size(&self) -> u64 {
-        2 * 1024 * 1024 * 1024
+        512 * 1024 * 1024
     }
 
     fn wants(&self, path: &str, _meta: &FileMeta) -> bool {

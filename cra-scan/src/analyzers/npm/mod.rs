@@ -13,6 +13,8 @@
 //! - Lock-file packages describe what *would* be installed: when the same directory also has an
 //!   installed `node_modules` tree, [`drop_lockfile_packages_when_installed`] (called after merge)
 //!   drops them so nothing is counted twice. Entries flagged `dev` in lock files are skipped.
+//! - Libraries installed by Debian's `node-*` packages (`/usr/share/nodejs/<name>/package.json`,
+//!   `/usr/lib/nodejs/…`) are reported with `os_managed = true`.
 //! - Known gaps: lock-file dependency edges are not recorded; yarn berry `resolution` aliases
 //!   (`npm:other@1.0`) are reported under the requested name.
 
@@ -57,7 +59,7 @@ fn kind(path: &str) -> Option<Kind> {
                 n >= 2 && segments[n - 2] == "node_modules" && !segments[n - 1].starts_with('.');
             let scoped =
                 n >= 3 && segments[n - 3] == "node_modules" && segments[n - 2].starts_with('@');
-            if direct || scoped {
+            if direct || scoped || is_os_managed(path) {
                 Some(Kind::Installed)
             } else if segments.contains(&"node_modules") {
                 None
@@ -176,6 +178,7 @@ fn manifest(bytes: &[u8], path: &str, root: bool) -> Findings {
         purl::npm(&name, &version),
         path,
     );
+    pkg.os_managed = is_os_managed(path);
     pkg.license = parsed
         .license
         .as_ref()
@@ -208,6 +211,19 @@ pub(crate) fn lock_package(name: &str, version: &str, path: &str) -> Package {
         purl::npm(name, version),
         path,
     )
+}
+
+/// Debian's `node-*` packages install libraries as `/usr/share/nodejs/<name>/package.json`
+/// (and `/usr/lib/nodejs/`), outside any `node_modules`.
+fn is_os_managed(path: &str) -> bool {
+    ["/usr/share/nodejs/", "/usr/lib/nodejs/"]
+        .iter()
+        .any(|prefix| {
+            path.strip_prefix(prefix).is_some_and(|rest| {
+                let depth = rest.matches('/').count();
+                depth == 1 || (depth == 2 && rest.starts_with('@'))
+            })
+        })
 }
 
 /// Whether a package was read from a lock file; returns the lock file's directory.
@@ -285,6 +301,16 @@ mod tests {
         assert!(a.wants("/app/package-lock.json", &m));
         assert!(a.wants("/app/yarn.lock", &m));
         assert!(a.wants("/app/pnpm-lock.yaml", &m));
+        assert_eq!(
+            kind("/usr/share/nodejs/debug/package.json"),
+            Some(Kind::Installed)
+        );
+        assert_eq!(
+            kind("/usr/share/nodejs/@types/node/package.json"),
+            Some(Kind::Installed)
+        );
+        assert!(is_os_managed("/usr/lib/nodejs/ms/package.json"));
+        assert!(!is_os_managed("/usr/share/nodejs/debug/src/package.json"));
         assert!(!a.wants("/app/node_modules/a/test/fixtures/package.json", &m));
         assert!(!a.wants("/app/node_modules/.package-lock.json", &m));
         assert!(!a.wants("/app/node_modules/a/lib/package.json", &m));
