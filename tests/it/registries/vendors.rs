@@ -170,6 +170,8 @@ struct Case {
     missing: &'static str,
     /// Whether a missing repository is reported by the tag metadata call (else by `list_tags`).
     metadata_for_missing: bool,
+    /// A repository whose first tag with metadata is this tag with a digest of this hex digit.
+    metadata: Option<(&'static str, &'static str, char)>,
 }
 
 async fn check(case: Case, router: Router<Ctx>) {
@@ -223,6 +225,21 @@ async fn check(case: Case, router: Router<Ctx>) {
             .unwrap_err()
     };
     assert_eq!(err.kind(), ErrorKind::NotFound, "{what}: {err}");
+
+    if let Some((repository, tag, hex)) = case.metadata {
+        let tags = registry
+            .list_tags_with_metadata(repository, &PageRequest::default())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: metadata: {e}"));
+        let first = &tags.items[0];
+        assert_eq!(first.tag, tag, "{what}");
+        assert_eq!(
+            first.digest.as_ref().map(|d| d.hex().to_owned()),
+            Some(hex.to_string().repeat(64)),
+            "{what}"
+        );
+        assert!(first.last_pushed.is_some(), "{what}");
+    }
 
     let wrong = connect(&creds("wrong-secret"), &opts).await.unwrap();
     let err = wrong
@@ -298,6 +315,7 @@ async fn harbor_lists_projects_over_the_rest_api() {
             expected: names("proj/"),
             missing: "proj/nope",
             metadata_for_missing: true,
+            metadata: None,
         },
         router.clone(),
     )
@@ -377,6 +395,7 @@ async fn acr_lists_with_its_catalog_and_oauth2_tokens() {
             expected: names("team/"),
             missing: "team/nope",
             metadata_for_missing: true,
+            metadata: Some(("team/alpha", "1.4.0", 'c')),
         },
         router,
     )
@@ -444,6 +463,7 @@ async fn quay_follows_opaque_next_page_links() {
             expected: names("acme/"),
             missing: "acme/nope",
             metadata_for_missing: false,
+            metadata: None,
         },
         distribution_stub("", Some("/v2/auth"), names("acme/"), "next_page"),
     )
@@ -463,6 +483,7 @@ async fn nexus_answers_an_upper_case_basic_challenge() {
             expected: names("team/"),
             missing: "team/nope",
             metadata_for_missing: false,
+            metadata: None,
         },
         distribution_stub("", None, names("team/"), "last"),
     )
@@ -481,6 +502,7 @@ async fn artifactory_repository_path_method() {
             expected: names("app/"),
             missing: "app/nope",
             metadata_for_missing: false,
+            metadata: None,
         },
         distribution_stub(
             "/artifactory/api/docker/docker-local",
@@ -509,6 +531,7 @@ async fn gcr_filters_the_catalog_by_project_and_reads_the_tag_extension() {
             expected: names("proj/"),
             missing: "proj/nope",
             metadata_for_missing: true,
+            metadata: None,
         },
         router,
     )
@@ -568,6 +591,7 @@ async fn google_artifact_registry_keeps_the_repository_prefix() {
             expected: names("proj/repo/"),
             missing: "proj/repo/nope",
             metadata_for_missing: false,
+            metadata: None,
         },
         distribution_stub("", Some("/v2/token"), mixed, "last"),
     )
@@ -625,6 +649,7 @@ async fn docker_hub_logs_in_and_lists_a_namespace() {
             expected: names("acme/"),
             missing: "acme/nope",
             metadata_for_missing: true,
+            metadata: Some(("acme/alpha", "1.0", 'd')),
         },
         router,
     )
@@ -659,6 +684,21 @@ async fn github_lists_packages_of_an_organisation() {
                 resp
             }),
         )
+        .route(
+            "/api/orgs/{org}/packages/container/{name}/versions",
+            get(|Path((_, name)): Path<(String, String)>, headers: HeaderMap| async move {
+                if let Some(r) = gate(&headers, GOOD, None, json!({"message": "Bad credentials"})) {
+                    return r;
+                }
+                assert_eq!(name, "alpha");
+                Json(json!([
+                    {"id": 2, "name": format!("sha256:{}", "e".repeat(64)), "created_at": "2026-10-01T00:00:00Z",
+                     "updated_at": "2026-10-02T00:00:00Z", "metadata": {"package_type": "container", "container": {"tags": ["1.0"]}}},
+                    {"id": 1, "name": format!("sha256:{}", "0".repeat(64)), "metadata": {"package_type": "container", "container": {"tags": []}}}
+                ]))
+                .into_response()
+            }),
+        )
         .route("/v2/{*rest}", get(|| async { not_found() }));
     check(
         Case {
@@ -669,6 +709,7 @@ async fn github_lists_packages_of_an_organisation() {
             expected: names("acme/"),
             missing: "acme/nope",
             metadata_for_missing: false,
+            metadata: Some(("acme/alpha", "1.0", 'e')),
         },
         router,
     )
@@ -697,6 +738,19 @@ async fn digitalocean_follows_page_tokens() {
                 Json(json!({"repositories": repos, "links": {"pages": {"next": next}}, "meta": {"total": 5}})).into_response()
             }),
         )
+        .route(
+            "/api/v2/registry/{reg}/repositories/{repo}/tags",
+            get(|Path((_, repo)): Path<(String, String)>, headers: HeaderMap| async move {
+                if let Some(r) = gate(&headers, GOOD, None, json!({"id": "unauthorized", "message": "Unable to authenticate you"})) {
+                    return r;
+                }
+                assert_eq!(repo, "team/alpha", "the nested name arrives %2F-encoded");
+                Json(json!({"tags": [{"registry_name": "acme", "repository": "team/alpha", "tag": "2.0",
+                    "manifest_digest": format!("sha256:{}", "f".repeat(64)), "updated_at": "2026-11-01T10:00:00Z"}],
+                    "links": {}, "meta": {"total": 1}}))
+                .into_response()
+            }),
+        )
         .route("/v2/{*rest}", get(|| async { not_found() }));
     check(
         Case {
@@ -707,6 +761,7 @@ async fn digitalocean_follows_page_tokens() {
             expected: names("team/"),
             missing: "team/nope",
             metadata_for_missing: false,
+            metadata: Some(("team/alpha", "2.0", 'f')),
         },
         router,
     )
@@ -770,6 +825,7 @@ async fn gitlab_lists_group_repositories() {
             expected: names("group/sub/"),
             missing: "group/sub/nope",
             metadata_for_missing: false,
+            metadata: None,
         },
         router,
     )
