@@ -1,6 +1,6 @@
 //! Registry access for cra: one shared OCI distribution client and an adapter per registry type.
 //!
-//! [`connect`] turns the product's credentials into an `Arc<dyn Registry>`; [`generic`] does the
+//! [`connect()`] turns the product's credentials into an `Arc<dyn Registry>`; [`generic()`] does the
 //! same for a plain distribution registry named in an image reference.
 //! Every adapter sends through [`distribution::Client`], which handles the token flow,
 //! pagination, manifests, verified blob streams, retries and redirects.

@@ -857,3 +857,101 @@ async fn registries_without_a_namespace_cannot_list() {
         );
     }
 }
+
+/// Forwards `/artifactory/api/docker/docker-local/v2/*` to the real registry's `/v2/*`, as
+/// Artifactory's repository-path access method exposes a Docker repository, rewriting `Link`.
+async fn artifactory_proxy(
+    State(upstream): State<String>,
+    method: axum::http::Method,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let mut url = format!("{upstream}/v2/{rest}");
+    if let Some(q) = q {
+        url = format!("{url}?{q}");
+    }
+    let mut req = reqwest::Client::new().request(method, url);
+    for name in ["authorization", "accept"] {
+        if let Some(v) = headers.get(name) {
+            req = req.header(name, v.as_bytes());
+        }
+    }
+    let resp = req.send().await.unwrap();
+    let mut out = Response::builder().status(resp.status().as_u16());
+    for name in [
+        "content-type",
+        "docker-content-digest",
+        "www-authenticate",
+        "content-length",
+    ] {
+        if let Some(v) = resp.headers().get(name) {
+            out = out.header(name, v.as_bytes());
+        }
+    }
+    if let Some(link) = resp.headers().get("link").and_then(|v| v.to_str().ok()) {
+        out = out.header(
+            "link",
+            link.replace("</v2/", "</artifactory/api/docker/docker-local/v2/"),
+        );
+    }
+    out.body(axum::body::Body::from(resp.bytes().await.unwrap()))
+        .unwrap()
+}
+
+// Artifactory's repository-path method in front of the real registry: catalog pages, manifests
+// and blobs all under the path prefix, with the registry's own Basic challenge.
+#[tokio::test]
+async fn artifactory_repository_path_over_the_real_registry() {
+    use cra_tests::registry::{registry_available, Auth, RegistryServer};
+    use futures_util::StreamExt;
+
+    if !registry_available() {
+        return;
+    }
+    let server = RegistryServer::start(Auth::htpasswd("deployer", GOOD)).await;
+    let image = server
+        .push_small_image("app/web", "1.0", "amd64", b"artifactory layer")
+        .await;
+    for name in ["app/api", "app/db", "app/ui"] {
+        server
+            .push_small_image(name, "1.0", "amd64", name.as_bytes())
+            .await;
+    }
+    let router = Router::new()
+        .route(
+            "/artifactory/api/docker/docker-local/v2/{*rest}",
+            get(artifactory_proxy).head(artifactory_proxy),
+        )
+        .with_state(server.base_url());
+    let stub = StubServer::spawn(router).await;
+    let creds = RegistryCredentials::Basic {
+        kind: RegistryKind::Artifactory,
+        registry_base: format!("{}/artifactory/api/docker/docker-local", stub.base_url()),
+        username: "deployer".into(),
+        password: Secret::new(GOOD),
+    };
+    let registry = connect(&creds, &ConnectOptions::default()).await.unwrap();
+    let mut page = PageRequest::first(Some(1));
+    let mut all = Vec::new();
+    for _ in 0..10 {
+        let got = registry.list_repositories(&page).await.unwrap();
+        all.extend(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(all, ["app/api", "app/db", "app/ui", "app/web"]);
+    let manifest = registry.fetch_manifest("app/web", "1.0").await.unwrap();
+    assert_eq!(manifest.digest, image.digest);
+    let mut blob = registry
+        .fetch_blob("app/web", &image.layer_digests[0], None)
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = blob.next().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(bytes, b"artifactory layer");
+}
