@@ -4,6 +4,9 @@
 //! The image is an OCI layout the test writes itself: one uncompressed layer holding an OS
 //! release file and one database or manifest of each kind.
 
+// Test helpers outside `#[test]` functions panic on setup failures by design.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use cra_core::{Digest, Ecosystem, Package};
