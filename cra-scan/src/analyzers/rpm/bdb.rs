@@ -5,6 +5,7 @@
 //! 2) hold key/value item offsets; rpm stores each header as an off-page item whose bytes are a
 //! chain of overflow pages (type 7). Every page number, offset and length is checked, and chains
 //! are bounded by the page count, so cycles and hostile numbers end in an error or a skip.
+//! Inline (`H_KEYDATA`) values are not read: rpm stores headers off-page.
 
 use std::fmt;
 
