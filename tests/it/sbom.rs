@@ -313,6 +313,14 @@ async fn cyclonedx_is_valid_against_the_official_schema() {
         .unwrap()
         .iter()
         .any(|p| p["name"] == "cra:package:osManaged" && p["value"] == "true"));
+    // Flask's `Requires-Dist: Werkzeug` becomes an edge to the installed Werkzeug.
+    let flask = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == "pkg:pypi/flask@3.0.2")
+        .unwrap();
+    assert_eq!(flask["dependsOn"], json!(["pkg:pypi/werkzeug@3.0.1"]));
     // A broken document is rejected, so the validator really checks.
     let mut broken = bom.clone();
     broken["components"][0]["type"] = json!("not-a-type");

@@ -183,15 +183,26 @@ pub(super) fn bom_refs(packages: &[Package]) -> Vec<String> {
         .collect()
 }
 
+/// The name dependency lists use for a package: pypi names are PEP 503-normalised, Composer
+/// names compare without case.
+fn edge_name(ecosystem: Ecosystem, name: &str) -> String {
+    match ecosystem {
+        Ecosystem::Pypi => crate::purl::pep503(name),
+        Ecosystem::Composer => name.to_lowercase(),
+        _ => name.to_owned(),
+    }
+}
+
 /// Dependency names resolved to package indices: same ecosystem, the same file first.
 pub(super) fn resolve_edges(packages: &[Package]) -> Vec<Vec<usize>> {
-    let mut by_file: HashMap<(Ecosystem, &str, &str), usize> = HashMap::new();
-    let mut by_name: HashMap<(Ecosystem, &str), usize> = HashMap::new();
+    let mut by_file: HashMap<(Ecosystem, &str, String), usize> = HashMap::new();
+    let mut by_name: HashMap<(Ecosystem, String), usize> = HashMap::new();
     for (i, p) in packages.iter().enumerate() {
+        let name = edge_name(p.ecosystem, &p.name);
         by_file
-            .entry((p.ecosystem, p.location.path.as_str(), p.name.as_str()))
+            .entry((p.ecosystem, p.location.path.as_str(), name.clone()))
             .or_insert(i);
-        by_name.entry((p.ecosystem, p.name.as_str())).or_insert(i);
+        by_name.entry((p.ecosystem, name)).or_insert(i);
     }
     packages
         .iter()
@@ -199,9 +210,10 @@ pub(super) fn resolve_edges(packages: &[Package]) -> Vec<Vec<usize>> {
         .map(|(i, p)| {
             let mut out: Vec<usize> = Vec::new();
             for d in &p.dependencies {
+                let d = edge_name(p.ecosystem, d);
                 let target = by_file
-                    .get(&(p.ecosystem, p.location.path.as_str(), d.as_str()))
-                    .or_else(|| by_name.get(&(p.ecosystem, d.as_str())));
+                    .get(&(p.ecosystem, p.location.path.as_str(), d.clone()))
+                    .or_else(|| by_name.get(&(p.ecosystem, d)));
                 if let Some(&j) = target {
                     if j != i && !out.contains(&j) {
                         out.push(j);
@@ -345,12 +357,20 @@ pub(super) mod tests {
             "/usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
         );
         six.os_managed = true;
-        let six_venv = pkg(
+        let mut six_venv = pkg(
             Ecosystem::Pypi,
             "six",
             "1.16.0",
             "pkg:pypi/six@1.16.0",
             "/opt/venv/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA",
+        );
+        six_venv.dependencies = vec!["typing-extensions".into()];
+        let typing = pkg(
+            Ecosystem::Pypi,
+            "Typing_Extensions",
+            "4.12.2",
+            "pkg:pypi/typing-extensions@4.12.2",
+            "/opt/venv/lib/python3.11/site-packages/typing_extensions-4.12.2.dist-info/METADATA",
         );
         let mut core = pkg(
             Ecosystem::Npm,
@@ -395,7 +415,7 @@ pub(super) mod tests {
                     pretty_name: Some("Debian GNU/Linux 12 (bookworm)".into()),
                     id_like: vec![],
                 }),
-                packages: vec![ssl, six, six_venv, core, debug, guava, nopurl],
+                packages: vec![ssl, six, six_venv, core, debug, guava, nopurl, typing],
                 warnings: vec![],
             },
         }
@@ -445,7 +465,16 @@ pub(super) mod tests {
             .find(|d| d["ref"] == "pkg:npm/%40babel/core@7.24.0")
             .unwrap();
         assert_eq!(core["dependsOn"], json!(["pkg:npm/debug@4.3.4"]));
-        assert_eq!(deps[0]["dependsOn"].as_array().unwrap().len(), 8);
+        assert_eq!(deps[0]["dependsOn"].as_array().unwrap().len(), 9);
+        // Python dependency names match display names after normalisation.
+        let venv_six = deps
+            .iter()
+            .find(|d| d["ref"] == "pkg:pypi/six@1.16.0#1")
+            .unwrap();
+        assert_eq!(
+            venv_six["dependsOn"],
+            json!(["pkg:pypi/typing-extensions@4.12.2"])
+        );
     }
 
     #[test]
