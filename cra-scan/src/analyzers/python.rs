@@ -38,11 +38,13 @@ impl Analyzer for PythonAnalyzer {
         4 * 1024 * 1024
     }
 
-    fn wants(&self, path: &str, _meta: &FileMeta) -> bool {
-        path.ends_with(".dist-info/METADATA")
-            || path.ends_with(".egg-info/PKG-INFO")
-            || path.ends_with(".egg/EGG-INFO/PKG-INFO")
-            || path.ends_with(".egg-info")
+    fn wants(&self, path: &str, meta: &FileMeta) -> bool {
+        // Empty entries are skipped: a directory named `x.egg-info` is not the file form.
+        meta.size > 0
+            && (path.ends_with(".dist-info/METADATA")
+                || path.ends_with(".egg-info/PKG-INFO")
+                || path.ends_with(".egg/EGG-INFO/PKG-INFO")
+                || path.ends_with(".egg-info"))
     }
 
     fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
@@ -240,6 +242,11 @@ Version: 9.9.9
         assert!(a.wants("/usr/lib/python3/dist-packages/y-1.egg-info/PKG-INFO", &m));
         assert!(a.wants("/x/z.egg/EGG-INFO/PKG-INFO", &m));
         assert!(!a.wants("/x/z.dist-info/RECORD", &m));
+        let dir = FileMeta {
+            size: 0,
+            mode: 0o755,
+        };
+        assert!(!a.wants("/usr/lib/python3/dist-packages/y-1.egg-info", &dir));
         assert!(is_os_managed(
             "/usr/lib/python3.9/site-packages/a-1.dist-info/METADATA"
         ));

@@ -32,8 +32,7 @@ impl Analyzer for RubyAnalyzer {
     }
 
     fn wants(&self, path: &str, _meta: &FileMeta) -> bool {
-        path.ends_with(".gemspec")
-            && (path.contains("/specifications/") || path.contains("/specifications/default/"))
+        path.ends_with(".gemspec") && path.contains("/specifications/")
     }
 
     fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {

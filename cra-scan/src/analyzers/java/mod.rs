@@ -66,8 +66,9 @@ impl Analyzer for JavaAnalyzer {
         512 * 1024 * 1024
     }
 
-    fn wants(&self, path: &str, _meta: &FileMeta) -> bool {
-        is_archive(path)
+    fn wants(&self, path: &str, meta: &FileMeta) -> bool {
+        // Empty entries (directories named `x.jar`) are not archives.
+        meta.size > 0 && is_archive(path)
     }
 
     fn analyze(&self, input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
@@ -431,6 +432,13 @@ mod tests {
         assert!(f.packages.is_empty());
         assert_eq!(f.warnings.len(), 1);
         assert!(!JavaAnalyzer.wants("/x/.jar", &FileMeta { size: 1, mode: 0 }));
+        assert!(!JavaAnalyzer.wants(
+            "/x/exploded.war",
+            &FileMeta {
+                size: 0,
+                mode: 0o755
+            }
+        ));
         assert!(JavaAnalyzer.wants("/x/A.JAR", &FileMeta { size: 1, mode: 0 }));
     }
 }
