@@ -1,13 +1,19 @@
 //! `WWW-Authenticate` challenges, token responses and the per-scope token cache.
 //!
-//! Parsing is pure; [`super::client::Client`] asks the realm for tokens.
+//! Parsing is pure; [`super::client::Client`] asks the realm for tokens, through a
+//! [`TokenSource`] when an adapter needs another grant than the token spec's `GET`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use cra_core::Secret;
 use serde::Deserialize;
+use url::Url;
+
+use super::client::Client;
+use crate::error::Result;
 
 /// The scheme of a challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +136,24 @@ pub fn parse_token(body: &[u8]) -> Option<Token> {
         value: Secret::new(value),
         lifetime,
     })
+}
+
+/// How a client gets a Bearer token when the token spec's `GET <realm>` with Basic credentials
+/// is not the registry's way (ACR's Azure AD refresh-token exchange).
+///
+/// The client still reads the challenge, checks the realm's scheme and caches what this returns
+/// per scope set; a source only talks to the token service, with [`Client::token_request`].
+#[async_trait]
+pub trait TokenSource: Send + Sync + std::fmt::Debug {
+    /// A token for `scopes` from `realm` (the challenge's realm, its scheme already checked),
+    /// where `service` is the challenge's `service`.
+    async fn token(
+        &self,
+        client: &Client,
+        realm: &Url,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<Token>;
 }
 
 /// The key of a set of scopes in the cache: sorted, space-joined.

@@ -1,5 +1,6 @@
 //! The one place that sends registry traffic: authentication, retries, redirects and limits.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use tracing::debug;
 use url::Url;
 
-use super::auth::{self, AuthState, Challenge, Scheme};
+use super::auth::{self, AuthState, Challenge, Scheme, TokenSource};
 use super::blob::Verified;
 use super::manifest::{self, MAX_MANIFEST_BYTES};
 use super::oci_error;
@@ -39,6 +40,7 @@ pub struct Client {
     state: AuthState,
     retry: RetryPolicy,
     allow_http: bool,
+    token_source: Option<Arc<dyn TokenSource>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -133,12 +135,19 @@ impl Client {
             state: AuthState::default(),
             retry: RetryPolicy::default(),
             allow_http,
+            token_source: None,
         })
     }
 
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
         self.retry = retry;
+        self
+    }
+
+    /// Gets Bearer tokens from `source` instead of `GET <realm>` with Basic credentials.
+    pub fn with_token_source(mut self, source: Arc<dyn TokenSource>) -> Client {
+        self.token_source = Some(source);
         self
     }
 
@@ -216,12 +225,6 @@ impl Client {
     async fn authorization(&self, req: &Request) -> Result<Option<(HeaderName, HeaderValue)>> {
         let authz = http::header::AUTHORIZATION;
         Ok(match &req.auth {
-            Auth::None => None,
-            Auth::Basic => self.basic_value().map(|v| (authz, v)),
-            Auth::Bearer(token) => {
-                sensitive(&format!("Bearer {}", token.expose())).map(|v| (authz, v))
-            }
-            Auth::Header(name, secret) => sensitive(secret.expose()).map(|v| (name.clone(), v)),
             Auth::Registry(scopes) => {
                 let key = auth::scope_key(scopes);
                 if let Some(token) = self.state.token(&key) {
@@ -237,7 +240,21 @@ impl Client {
                     None
                 }
             }
+            other => self.direct_authorization(other),
         })
+    }
+
+    /// The header of a request that does not go through the challenge flow.
+    fn direct_authorization(&self, auth: &Auth) -> Option<(HeaderName, HeaderValue)> {
+        let authz = http::header::AUTHORIZATION;
+        match auth {
+            Auth::None | Auth::Registry(_) => None,
+            Auth::Basic => self.basic_value().map(|v| (authz, v)),
+            Auth::Bearer(token) => {
+                sensitive(&format!("Bearer {}", token.expose())).map(|v| (authz, v))
+            }
+            Auth::Header(name, secret) => sensitive(secret.expose()).map(|v| (name.clone(), v)),
+        }
     }
 
     /// Reacts to a 401; returns whether the request is worth sending again.
@@ -289,6 +306,11 @@ impl Client {
                 ),
             ));
         }
+        if let Some(source) = &self.token_source {
+            return source
+                .token(self, &url, challenge.param("service"), scopes)
+                .await;
+        }
         {
             let mut q = url.query_pairs_mut();
             if let Some(service) = challenge.param("service") {
@@ -301,36 +323,42 @@ impl Client {
                 q.append_pair("scope", scope);
             }
         }
-        // The token request goes straight out (not through `send`): its only auth is Basic, sent
-        // to the realm alone, and a 401 there means the credentials are wrong.
+        // Basic goes to the realm alone, and a 401 there means the credentials are wrong.
         let req = Request::get(url, Auth::Basic);
-        let what = req.what();
-        let authz = self.basic_value().map(|v| (http::header::AUTHORIZATION, v));
-        let resp = self.execute(&req, authz, &what).await?;
-        match resp.status().as_u16() {
-            200..=299 => {}
-            401 | 403 => {
-                return Err(Error::Unauthorized {
-                    what,
-                    detail: if self.has_credentials() {
-                        "the token service rejected the credentials".into()
-                    } else {
-                        "the registry requires credentials".into()
-                    },
-                })
-            }
-            429 => {
-                return Err(Error::RateLimited {
-                    retry_after: retry_after(resp.headers()),
-                    what,
-                })
-            }
-            _ => return Err(self.status_error(resp, what).await),
-        }
-        let body = read_limited(resp, MAX_JSON_BYTES, &what).await?;
+        let rejected = if self.has_credentials() {
+            "the token service rejected the credentials"
+        } else {
+            "the registry requires credentials"
+        };
+        let body = self.token_request(&req, rejected).await?;
         auth::parse_token(&body).ok_or_else(|| {
-            Error::protocol(what, "token response has neither token nor access_token")
+            Error::protocol(
+                req.what(),
+                "token response has neither token nor access_token",
+            )
         })
+    }
+
+    /// Sends a request to a token service once, straight out (not through [`Client::send`]:
+    /// no challenge flow, no retry), with the request's own [`Auth`] (`Registry` sends none).
+    /// A 401 or 403 becomes [`Error::Unauthorized`] with `rejected` as its detail; the body of a
+    /// success is returned, at most [`MAX_JSON_BYTES`].
+    pub async fn token_request(&self, req: &Request, rejected: &str) -> Result<Bytes> {
+        let what = req.what();
+        let authz = self.direct_authorization(&req.auth);
+        let resp = self.execute(req, authz, &what).await?;
+        match resp.status().as_u16() {
+            200..=299 => read_limited(resp, MAX_JSON_BYTES, &what).await,
+            401 | 403 => Err(Error::Unauthorized {
+                what,
+                detail: rejected.to_owned(),
+            }),
+            429 => Err(Error::RateLimited {
+                retry_after: retry_after(resp.headers()),
+                what,
+            }),
+            _ => Err(self.status_error(resp, what).await),
+        }
     }
 
     async fn execute(

@@ -9,6 +9,8 @@
 //! Authentication follows the registry's `WWW-Authenticate` challenge: Basic credentials, or a
 //! Bearer token from the realm for the request's scopes, cached per scope set until shortly
 //! before it expires; a 401 drops the cached token and retries once.
+//! An adapter whose token service wants another grant (ACR's Azure AD exchange) plugs in an
+//! [`auth::TokenSource`]; its tokens are cached the same way.
 //! 429 and 503 are retried with bounded backoff honouring `Retry-After`.
 //! Redirects (blob storage) are followed without `Authorization` when they leave the host, and
 //! logged without their query string.
