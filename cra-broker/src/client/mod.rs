@@ -36,6 +36,7 @@ pub mod settings;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -162,6 +163,10 @@ impl BrokerClient {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let tunnel = tokio::spawn(tunnel_loop(self.shared.clone()));
+        // Small writes (a response head, then its body) must not wait for delayed ACKs.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(listener, self.router()).await;
         tunnel.abort();
         served.map_err(|source| Error::Serve { addr, source })

@@ -29,6 +29,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -127,6 +128,10 @@ impl BrokerServer {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let stop = self.shared.shutdown.clone().cancelled_owned();
+        // Small writes (a response head, then its body) must not wait for delayed ACKs.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, self.router())
             .with_graceful_shutdown(stop)
             .await

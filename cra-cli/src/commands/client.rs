@@ -1,6 +1,8 @@
 //! `cra client`: the broker client, a drop-in for the stock container-registry-agent broker.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use cra_broker::client::credentials::RegistryInputs;
@@ -90,6 +92,12 @@ pub struct ClientArgs {
     /// Largest response body answered over the websocket.
     #[arg(long, env = "SOCKET_MAX_RESPONSE_LENGTH")]
     pub max_response_length: Option<usize>,
+    /// A PEM certificate chain: serve the local port over HTTPS (needs `--https-key`).
+    #[arg(long, env = "HTTPS_CERT")]
+    pub https_cert: Option<PathBuf>,
+    /// The PEM private key of `--https-cert`.
+    #[arg(long, env = "HTTPS_KEY")]
+    pub https_key: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ClientArgs {
@@ -147,6 +155,54 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    client.run(listener).await?;
+    match tls_files(args.https_cert.as_deref(), args.https_key.as_deref())? {
+        None => client.run(listener).await?,
+        Some((cert, key)) => {
+            let tls = rustls_config(cert, key)?;
+            let router = client.router();
+            let tunnel = tokio::spawn(client.run_tunnel());
+            let served = axum_server::from_tcp_rustls(listener.into_std()?, tls)
+                .serve(router.into_make_service())
+                .await;
+            tunnel.abort();
+            served?;
+        }
+    }
     Ok(())
+}
+
+/// Both TLS files, or neither.
+pub(crate) fn tls_files<'a>(
+    cert: Option<&'a Path>,
+    key: Option<&'a Path>,
+) -> anyhow::Result<Option<(&'a Path, &'a Path)>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!("HTTPS_CERT and HTTPS_KEY go together"),
+    }
+}
+
+/// The TLS settings of a local HTTPS port, from PEM files.
+pub(crate) fn rustls_config(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read HTTPS_CERT {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read HTTPS_KEY {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("HTTPS_CERT and HTTPS_KEY do not make a TLS identity")?;
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
+        Arc::new(config),
+    ))
 }

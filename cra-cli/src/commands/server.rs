@@ -1,6 +1,7 @@
 //! `cra server`: the broker server that clients dial into.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -33,6 +34,12 @@ pub struct Args {
         default_value_t = 600_000
     )]
     pub request_timeout_ms: u64,
+    /// A PEM certificate chain: serve HTTPS (needs `--https-key`).
+    #[arg(long, env = "HTTPS_CERT")]
+    pub https_cert: Option<PathBuf>,
+    /// The PEM private key of `--https-cert`.
+    #[arg(long, env = "HTTPS_KEY")]
+    pub https_key: Option<PathBuf>,
 }
 
 /// Runs `cra server` until it fails.
@@ -62,6 +69,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(%addr, "starting the broker server");
-    BrokerServer::new(config)?.serve(listener).await?;
+    let server = BrokerServer::new(config)?;
+    match super::client::tls_files(args.https_cert.as_deref(), args.https_key.as_deref())? {
+        None => server.serve(listener).await?,
+        Some((cert, key)) => {
+            let tls = super::client::rustls_config(cert, key)?;
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)
+                .serve(server.router().into_make_service())
+                .await?;
+        }
+    }
     Ok(())
 }

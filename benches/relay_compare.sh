@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Relay throughput and added latency, the cra pair (cra server + cra client) against the stock
+# pair (snyk-broker server + client), side by side on loopback, with curl.
+#
+# Needs: curl, python3, node, the stock broker installed by .ci/install-broker.sh (or
+# CRA_STOCK_BROKER=<npm prefix holding it and config.default.json).
+# Usage: benches/relay_compare.sh [size-in-MB (100)] [latency requests (200)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE_MB=${1:-100}
+REQUESTS=${2:-200}
+SIZE=$((SIZE_MB * 1024 * 1024))
+TOKEN=0b1d2c3e-aaaa-4bbb-8ccc-000000000001
+STOCK=${CRA_STOCK_BROKER:-target/stock-broker}
+STOCK_CLI="$STOCK/node_modules/snyk-broker/dist/cli/index.js"
+[ -f "$STOCK_CLI" ] || { echo "stock broker not found in $STOCK (run .ci/install-broker.sh)" >&2; exit 1; }
+
+cargo build --release -q -p cra-cli
+CRA="${CARGO_TARGET_DIR:-target}/release/cra"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+AGENT=$(port); CRA_SERVER=$(port); CRA_CLIENT=$(port); STOCK_SERVER=$(port); STOCK_CLIENT=$(port)
+
+# The agent: /list/big/<n> streams n bytes, anything else answers a small JSON document.
+cat > "$WORK/agent.py" <<'PY'
+import http.server, sys
+CHUNK = b"\x5a" * (1 << 20)
+class Agent(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def do_GET(self):
+        if self.path.startswith("/list/big/"):
+            size = int(self.path.rsplit("/", 1)[1])
+            self.send_response(200)
+            self.send_header("content-type", "application/octet-stream")
+            self.send_header("content-length", str(size))
+            self.end_headers()
+            while size > 0:
+                part = CHUNK[: min(size, len(CHUNK))]
+                self.wfile.write(part)
+                size -= len(part)
+        else:
+            body = b'{"ok":true}'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Agent).serve_forever()
+PY
+python3 "$WORK/agent.py" "$AGENT" & PIDS+=($!)
+
+echo '{"public":[{"method":"any","path":"/*"}],"private":[]}' > "$WORK/server-accept.json"
+cp cra-broker/src/filter/container-registry-agent.json "$WORK/client-accept.json"
+CLIENT_ENV=(BROKER_TOKEN=$TOKEN CR_AGENT_URL=http://127.0.0.1:$AGENT CR_CREDENTIALS=e30K LOG_LEVEL=error)
+
+env PORT=$CRA_SERVER LOG_LEVEL=error "$CRA" server & PIDS+=($!)
+env "${CLIENT_ENV[@]}" PORT=$CRA_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$CRA_SERVER "$CRA" client & PIDS+=($!)
+(cd "$WORK" && env PORT=$STOCK_SERVER ACCEPT="$WORK/server-accept.json" BROKER_TYPE=server LOG_LEVEL=error \
+  node "$OLDPWD/$STOCK_CLI" server >/dev/null 2>&1) & PIDS+=($!)
+(cd "$WORK" && env "${CLIENT_ENV[@]}" PORT=$STOCK_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$STOCK_SERVER \
+  BROKER_CLIENT_URL=http://127.0.0.1:$STOCK_CLIENT ACCEPT="$WORK/client-accept.json" \
+  ACCEPT_ESSENTIALS=false ACCEPT_GIT=false ACCEPT_IAC=false ACCEPT_LARGE_MANIFESTS=false ACCEPT_CUSTOM_PR_TEMPLATES=false \
+  IPV6_CONNECTIVITY_CHECK_ENABLED=false PREFLIGHT_CHECKS_ENABLED=false node "$OLDPWD/$STOCK_CLI" client >/dev/null 2>&1) & PIDS+=($!)
+
+wait_connected() {
+  for _ in $(seq 1 300); do
+    curl -sf -o /dev/null "http://127.0.0.1:$1/connection-status/$TOKEN" && return 0
+    sleep 0.1
+  done
+  echo "no client connected to the server on port $1" >&2; exit 1
+}
+wait_connected "$CRA_SERVER"; wait_connected "$STOCK_SERVER"
+
+# Best of three: seconds for one full response.
+throughput() {
+  local best=
+  for _ in 1 2 3; do
+    local t
+    t=$(curl -sf -o /dev/null -w '%{time_total}' "$1")
+    best=$(python3 -c "print(min(float('$t'), float('${best:-$t}')))")
+  done
+  echo "$best"
+}
+# p50 of REQUESTS sequential small GETs, in milliseconds (curl's own timing, not its start-up).
+latency() {
+  for _ in $(seq 1 "$REQUESTS"); do curl -sf -o /dev/null -w '%{time_total}\n' "$1"; done |
+    python3 -c 'import sys, statistics; print("%.3f" % (statistics.median(float(l) for l in sys.stdin) * 1000))'
+}
+
+DIRECT_T=$(throughput "http://127.0.0.1:$AGENT/list/big/$SIZE")
+CRA_T=$(throughput "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/list/big/$SIZE")
+STOCK_T=$(throughput "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/list/big/$SIZE")
+DIRECT_L=$(latency "http://127.0.0.1:$AGENT/healthcheck")
+CRA_L=$(latency "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/healthcheck")
+STOCK_L=$(latency "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/healthcheck")
+
+python3 - "$SIZE" "$DIRECT_T" "$CRA_T" "$STOCK_T" "$DIRECT_L" "$CRA_L" "$STOCK_L" <<'PY'
+import sys
+size, dt, ct, st, dl, cl, sl = (float(x) for x in sys.argv[1:])
+mbps = lambda t: size / t / 1e6
+print(f"{'':18}{'throughput MB/s':>18}{'p50 latency ms':>17}{'added p50 ms':>15}")
+print(f"{'direct to agent':18}{mbps(dt):>18.0f}{dl:>17.3f}{'-':>15}")
+print(f"{'cra pair':18}{mbps(ct):>18.0f}{cl:>17.3f}{cl - dl:>15.3f}")
+print(f"{'stock pair':18}{mbps(st):>18.0f}{sl:>17.3f}{sl - dl:>15.3f}")
+print(f"throughput ratio cra/stock: {st / ct:.1f}x")
+PY
