@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cra_cli::agent::callback::RetryPolicy;
-use cra_cli::agent::Settings;
+use cra_cli::agent::{Settings, TlsFiles};
 use cra_core::{RegistryCredentials, RegistryKind, Secret};
 use cra_tests::agent::{debian_layer, CallbackReceiver, RunningAgent};
-use cra_tests::registry::{free_port, registry_available, Auth, RegistryServer};
+use cra_tests::registry::{free_port, generate_tls, registry_available, Auth, RegistryServer};
 use serde_json::{json, Value};
 
 const USER: &str = "robot";
@@ -441,4 +441,87 @@ async fn agent_logs_never_contain_credentials() {
         !logs.to_ascii_lowercase().contains("authorization:"),
         "{logs}"
     );
+}
+
+#[tokio::test]
+async fn agent_shutdown_reports_every_accepted_scan() {
+    if !registry_available() {
+        return;
+    }
+    let server = RegistryServer::start(Auth::htpasswd(USER, PASS)).await;
+    let layer = debian_layer(&[("bash", "5.2.15-2+b2")]);
+    server
+        .push_small_image("team/app", "1", "amd64", &layer)
+        .await;
+    let receiver = CallbackReceiver::start(Duration::from_millis(200)).await;
+    let agent = RunningAgent::start(settings(Some(&receiver))).await;
+    for i in 0..3 {
+        let (status, _) = agent
+            .post(
+                "/scan",
+                &auth(&server),
+                &json!({"image": "team/app:1", "jobId": format!("s{i}")}),
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+    // Stop while the first scan runs and two wait: the agent returns only once all three have
+    // reported, the waiting ones as failed because of the shutdown.
+    agent.stop().await;
+    let calls = receiver.calls();
+    for id in ["s0", "s1", "s2"] {
+        let result = calls
+            .iter()
+            .find(|c| c.path == "/api/v2/import/result" && c.body["jobId"] == id)
+            .unwrap_or_else(|| panic!("no result for {id}: {calls:#?}"));
+        let done = calls
+            .iter()
+            .any(|c| c.path == "/api/v2/import/done" && c.body["jobId"] == id);
+        assert!(done, "no done notice for {id}");
+        if result.body["status"] == "failed" {
+            assert_eq!(
+                result.body["error"]["code"], "shutting_down",
+                "{}",
+                result.body
+            );
+        }
+    }
+    let failed = calls
+        .iter()
+        .filter(|c| c.path == "/api/v2/import/result" && c.body["status"] == "failed")
+        .count();
+    assert!(
+        failed >= 1,
+        "the waiting scans are reported as failed: {calls:#?}"
+    );
+}
+
+#[tokio::test]
+async fn agent_serves_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ca, chain, key) = generate_tls();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, chain).expect("write cert");
+    std::fs::write(&key_path, key).expect("write key");
+    let mut s = settings(None);
+    s.tls = Some(TlsFiles {
+        cert: cert_path,
+        key: key_path,
+    });
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).expect("ca"))
+        .build()
+        .expect("client");
+    let agent = RunningAgent::start_with_client(s, http).await;
+    assert!(agent.base.starts_with("https://"));
+    let (status, body) = agent.get("/healthcheck", None).await;
+    assert_eq!((status, &body["ok"]), (200, &json!(true)));
+    // A client that does not trust the certificate cannot talk to it.
+    let untrusted = reqwest::Client::new()
+        .get(format!("{}/healthcheck", agent.base))
+        .send()
+        .await;
+    assert!(untrusted.is_err());
+    agent.stop().await;
 }

@@ -124,10 +124,21 @@ pub struct RunningAgent {
 impl RunningAgent {
     /// Serves the agent with the real registry adapters and scanner.
     pub async fn start(settings: Settings) -> RunningAgent {
+        Self::start_with_client(settings, reqwest::Client::new()).await
+    }
+
+    /// Like [`RunningAgent::start`], with the client to call it with (for HTTPS, one that
+    /// trusts the agent's certificate); the base URL is `https://` when `settings.tls` is set.
+    pub async fn start_with_client(settings: Settings, http: reqwest::Client) -> RunningAgent {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let scheme = if settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base = format!("{scheme}://{}", listener.local_addr().expect("local addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             cra_cli::agent::serve(listener, settings, async move {
@@ -138,7 +149,7 @@ impl RunningAgent {
         });
         RunningAgent {
             base,
-            http: reqwest::Client::new(),
+            http,
             stop: Some(stop),
             task,
         }

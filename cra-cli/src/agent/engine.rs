@@ -70,6 +70,8 @@ pub enum FailureKind {
     InvalidImage,
     /// The agent stopped before the scan could finish.
     ShuttingDown,
+    /// The scan took longer than the agent allows.
+    TimedOut,
     /// Anything else.
     Internal,
 }
@@ -104,6 +106,7 @@ impl EngineError {
             FailureKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "image_too_large"),
             FailureKind::InvalidImage => (StatusCode::BAD_GATEWAY, "invalid_image"),
             FailureKind::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            FailureKind::TimedOut => (StatusCode::GATEWAY_TIMEOUT, "scan_timeout"),
             FailureKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "scan_failed"),
         }
     }

@@ -172,8 +172,19 @@ async fn run(state: AppState, job: Job, start: Start) {
         )),
         Start::Run(cancel) => {
             info!(job = %job.id, image = %job.image, "scan started");
+            let limit = state.settings.scan_timeout;
+            let timed = async {
+                tokio::time::timeout(limit, scan(&state, &job))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(EngineError::new(
+                            FailureKind::TimedOut,
+                            format!("the scan took longer than {}s", limit.as_secs()),
+                        ))
+                    })
+            };
             tokio::select! {
-                result = scan(&state, &job) => result,
+                result = timed => result,
                 _ = cancel.cancelled() => Err(EngineError::new(
                     FailureKind::ShuttingDown,
                     "the agent shut down during the scan",

@@ -29,6 +29,8 @@ pub struct Settings {
     pub ca_bundle: Option<PathBuf>,
     /// How long one registry operation of a synchronous route may take before it fails with 502.
     pub registry_timeout: Duration,
+    /// How long one scan may take, queueing excluded, before it is cut and reported as failed.
+    pub scan_timeout: Duration,
     /// How callbacks are retried when the broker client is down.
     pub callback_retry: RetryPolicy,
     /// How long, after SIGTERM, running scans may take to finish before they are cut and reported.
@@ -55,6 +57,7 @@ impl Default for Settings {
             tls: None,
             ca_bundle: None,
             registry_timeout: Duration::from_secs(120),
+            scan_timeout: Duration::from_secs(3600),
             callback_retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(300),
         }

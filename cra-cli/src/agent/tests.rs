@@ -664,3 +664,19 @@ async fn callbacks_are_retried_until_the_receiver_is_back() {
     assert!(retries >= 1, "{text}");
     agent.stop().await;
 }
+
+#[tokio::test]
+async fn scans_that_take_too_long_are_cut_and_reported() {
+    let receiver = Receiver::default();
+    let url = receiver.spawn().await;
+    let mut s = settings(Some(&url));
+    s.scan_timeout = Duration::from_millis(100);
+    // The engine never opens its gate: the scan would hang forever.
+    let agent = Agent::start(s, FakeEngine::new(false)).await;
+    let resp = agent.post("/scan", r#"{"image":"team/app:1"}"#).await;
+    assert_eq!(resp.status().as_u16(), 202);
+    let calls = receiver.wait_for(2).await;
+    assert_eq!(calls[0].1["status"], "failed");
+    assert_eq!(calls[0].1["error"]["code"], "scan_timeout");
+    agent.stop().await;
+}

@@ -44,6 +44,9 @@ pub struct Args {
     /// Seconds one registry call of a synchronous route may take.
     #[arg(long, env = "REGISTRY_TIMEOUT_SECONDS", default_value_t = 120)]
     pub registry_timeout: u64,
+    /// Seconds one scan may take once started, before it is cut and reported as failed.
+    #[arg(long, env = "SCAN_TIMEOUT_SECONDS", default_value_t = 3600)]
+    pub scan_timeout: u64,
     /// The most attempts to deliver one callback.
     #[arg(long, env = "CALLBACK_MAX_ATTEMPTS", default_value_t = 12)]
     pub callback_max_attempts: u32,
@@ -67,6 +70,7 @@ impl Args {
             tls: Settings::pair_tls(self.https_cert.clone(), self.https_key.clone())?,
             ca_bundle: self.ca_cert.clone().filter(|p| !p.as_os_str().is_empty()),
             registry_timeout: Duration::from_secs(self.registry_timeout.max(1)),
+            scan_timeout: Duration::from_secs(self.scan_timeout.max(1)),
             callback_retry: RetryPolicy {
                 max_attempts: self.callback_max_attempts.max(1),
                 initial_backoff: Duration::from_millis(self.callback_initial_backoff_ms),
