@@ -254,10 +254,19 @@ pub async fn list_with_metadata(
             }));
             match got.next {
                 Some(next) if Some(&next) != page.cursor.as_ref() => page.cursor = Some(next),
-                _ => break,
+                Some(_) => {
+                    return Err(RegistryError::new(
+                        cra_core::ErrorKind::Protocol,
+                        "tag listing returned the same page cursor twice",
+                    ))
+                }
+                None => return Ok(all),
             }
         }
-        Ok(all)
+        Err(RegistryError::new(
+            cra_core::ErrorKind::Protocol,
+            "tag listing did not end",
+        ))
     })
     .await?;
     Ok(Json(all))

@@ -70,6 +70,9 @@ pub enum SettingsError {
     /// `MAX_ACTIVE_OPERATIONS` is zero.
     #[error("MAX_ACTIVE_OPERATIONS must be at least 1")]
     NoActiveOperations,
+    /// `MAX_QUEUED_OPERATIONS` is zero.
+    #[error("MAX_QUEUED_OPERATIONS must be at least 1")]
+    NoQueue,
     /// `SNYK_MAX_IMAGE_SIZE_IN_BYTES` is zero.
     #[error("SNYK_MAX_IMAGE_SIZE_IN_BYTES must be at least 1")]
     NoImageSize,
@@ -118,6 +121,9 @@ impl Settings {
     pub fn validate(self) -> Result<Settings, SettingsError> {
         if self.max_active_operations == 0 {
             return Err(SettingsError::NoActiveOperations);
+        }
+        if self.max_queued_operations == 0 {
+            return Err(SettingsError::NoQueue);
         }
         if self.max_image_size == 0 {
             return Err(SettingsError::NoImageSize);
@@ -186,6 +192,11 @@ mod tests {
             zero.validate(),
             Err(SettingsError::NoActiveOperations)
         ));
+        let no_queue = Settings {
+            max_queued_operations: 0,
+            ..Settings::default()
+        };
+        assert!(matches!(no_queue.validate(), Err(SettingsError::NoQueue)));
         assert!(matches!(
             Settings::pair_tls(Some("c".into()), None),
             Err(SettingsError::HalfTls)
