@@ -12,6 +12,27 @@
 //!   carry primus-emitter events, plus the length-prefixed `/response-data` stream.
 //! - [`session`] runs one tunnel over any `Sink + Stream` of text frames.
 //! - [`client`] and [`server`] are the two ends.
+//!
+//! The client decides with the built-in container-registry-agent rules, and never lets the far
+//! side read anything but the registry settings:
+//!
+//! ```
+//! use cra_broker::filter::{Direction, Filter, RequestParts, Vars};
+//!
+//! let mut vars = Vars::new();
+//! vars.insert("CR_AGENT_URL", "http://127.0.0.1:17500");
+//! vars.insert_substitutable("CR_CREDENTIALS", "eyJ0eXBlIjoiYWNyIn0K");
+//! vars.insert_substitutable("BROKER_TOKEN", "never-substituted");
+//! let filter = Filter::container_registry_agent(&vars)?;
+//!
+//! let headers = http::HeaderMap::new();
+//! let scan = RequestParts { method: "POST", url: "/scan", headers: &headers, body: None };
+//! assert!(filter.check(Direction::Private, &scan).allowed().is_some());
+//! let admin = RequestParts { method: "GET", url: "/admin", ..scan };
+//! assert!(filter.check(Direction::Private, &admin).allowed().is_none());
+//! assert_eq!(vars.substitute("${CR_CREDENTIALS}|${BROKER_TOKEN}"), "eyJ0eXBlIjoiYWNyIn0K|");
+//! # Ok::<(), cra_broker::FilterError>(())
+//! ```
 
 pub mod client;
 pub mod error;
@@ -22,3 +43,4 @@ pub mod session;
 pub mod token;
 
 pub use error::{Error, FilterError, ProtocolError};
+pub use token::Token;

@@ -172,7 +172,11 @@ async fn deliver(
             }
         }
         Reply::Post(streaming_id) => {
-            if let Err(e) = post_stream(shared, &streaming_id, outcome, request_id).await {
+            // The URL holds the token: the error is logged without it.
+            if let Err(e) = post_stream(shared, &streaming_id, outcome, request_id)
+                .await
+                .map_err(reqwest::Error::without_url)
+            {
                 tracing::warn!(error = %e, "cannot stream the response to the server");
             }
         }

@@ -162,13 +162,12 @@ impl BrokerClient {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let tunnel = tokio::spawn(tunnel_loop(self.shared.clone()));
+        let _tunnel = AbortOnDrop(tokio::spawn(tunnel_loop(self.shared.clone())));
         // Small writes (a response head, then its body) must not wait for delayed ACKs.
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
         let served = axum::serve(listener, self.router()).await;
-        tunnel.abort();
         served.map_err(|source| Error::Serve { addr, source })
     }
 
@@ -243,13 +242,13 @@ async fn serve_tunnel(shared: Arc<Shared>, socket: dial::Socket) -> End {
     let io = Duplex::new(Box::pin(sink), Box::pin(stream));
     let (handle, commands) = session::channel();
     let (events_tx, mut events) = mpsc::channel(64);
-    let session = tokio::spawn(session::run(
+    let mut session = AbortOnDrop(tokio::spawn(session::run(
         io,
         Role::Client,
         shared.config.timing,
         commands,
         events_tx,
-    ));
+    )));
     let _ = handle
         .emit("identify", vec![identify(&shared.config)])
         .await;
@@ -270,7 +269,16 @@ async fn serve_tunnel(shared: Arc<Shared>, socket: dial::Socket) -> End {
             other => tracing::debug!(event = other, "ignoring event"),
         }
     }
-    session.await.unwrap_or(End::Closed)
+    (&mut session.0).await.unwrap_or(End::Closed)
+}
+
+/// Ends a task when its owner is dropped, so that a stopped client leaves no tunnel behind.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn identify(config: &ClientConfig) -> Value {

@@ -114,3 +114,91 @@ async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {
     .await
     .expect("the scenario finishes in time");
 }
+
+/// The engine.io long-polling transport that stock clients start with: handshake, a posted
+/// `identify`, a primus ping, and the server's packets on the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cra_server_speaks_engine_io_polling() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (upstream, _) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let base = format!("http://{}/primus/{TOKEN}/?connection_role=primary&EIO=4&transport=polling", server.addr);
+        let open = http().get(&base).send().await.unwrap().text().await.unwrap();
+        let handshake: serde_json::Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
+        assert_eq!(handshake["upgrades"], serde_json::json!(["websocket"]));
+        assert_eq!(handshake["maxPayload"], 22_020_096);
+        let sid = handshake["sid"].as_str().unwrap();
+        let polled = format!("{base}&sid={sid}");
+
+        let identify = format!(
+            r#"4{{"type":0,"data":["identify",{{"token":"{}","metadata":{{"capabilities":["post-streams"],"version":"4.209.0","role":"primary"}}}}]}}"#,
+            TOKEN.to_uppercase()
+        );
+        let payload = format!("{identify}\u{1e}4\"primus::ping::42\"");
+        let ok = http().post(&polled).body(payload).send().await.unwrap().text().await.unwrap();
+        assert_eq!(ok, "ok");
+        let mut seen = String::new();
+        while !(seen.contains("receive-post-streams") && seen.contains("primus::pong::42")) {
+            seen.push_str(&http().get(&polled).send().await.unwrap().text().await.unwrap());
+            seen.push('\u{1e}');
+        }
+        assert!(seen.split('\u{1e}').any(|p| p == r#"4{"type":0,"data":["identify",{"capabilities":["receive-post-streams"]}]}"#));
+        // The token is case-insensitive: the upper-case identify registered the lower-case token.
+        wait_for_status(&format!("http://{}/connection-status/{TOKEN}", server.addr), 200, Duration::from_secs(10)).await;
+        let unknown = http().get(format!("{base}&sid=nope")).send().await.unwrap();
+        assert_eq!(unknown.status(), 400);
+    })
+    .await
+    .expect("the polling exchange finishes in time");
+}
+
+/// Several clients may serve one token; the newest takes requests, and when it goes the others
+/// still serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_clients_share_a_token() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (agent, agent_log) = stub_agent().await;
+        let (upstream, _) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let server_url = format!("http://{}", server.addr);
+        let first = cra_client(client_settings(&server_url, agent.addr)).await;
+        scenario::wait_connected(&server_url).await;
+        let second = cra_client(client_settings(&server_url, agent.addr)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.server.client_count(TOKEN) < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second client never identified"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let status: serde_json::Value = http()
+            .get(format!("{server_url}/connection-status/{TOKEN}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["clients"].as_array().unwrap().len(), 2);
+        drop(second);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.server.client_count(TOKEN) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dropped client is still listed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let response = http()
+            .get(format!("{server_url}/broker/{TOKEN}/list"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(agent_log.matching("/list").len(), 1);
+        drop(first);
+    })
+    .await
+    .expect("the scenario finishes in time");
+}
