@@ -16,7 +16,7 @@ use super::{digest_of, image_info, LayerSource, Resolved, MAX_INDEX_DEPTH, MAX_M
 use crate::error::ScanError;
 
 /// Chunks buffered between the download and the walk of one layer.
-const CHANNEL_CHUNKS: usize = 16;
+const CHANNEL_CHUNKS: usize = 4;
 
 /// Resolves a registry image.
 pub(crate) async fn resolve(
