@@ -13,8 +13,8 @@ REQUESTS=${2:-200}
 SIZE=$((SIZE_MB * 1024 * 1024))
 TOKEN=0b1d2c3e-aaaa-4bbb-8ccc-000000000001
 STOCK=${CRA_STOCK_BROKER:-target/stock-broker}
-STOCK_CLI="$STOCK/node_modules/snyk-broker/dist/cli/index.js"
-[ -f "$STOCK_CLI" ] || { echo "stock broker not found in $STOCK (run .ci/install-broker.sh)" >&2; exit 1; }
+[ -f "$STOCK/node_modules/snyk-broker/dist/cli/index.js" ] || { echo "stock broker not found in $STOCK (run .ci/install-broker.sh)" >&2; exit 1; }
+STOCK_CLI="$(cd "$STOCK" && pwd)/node_modules/snyk-broker/dist/cli/index.js"
 
 cargo build --release -q -p cra-cli
 CRA="${CARGO_TARGET_DIR:-target}/release/cra"
@@ -36,6 +36,9 @@ import http.server, sys
 CHUNK = b"\x5a" * (1 << 20)
 class Agent(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle's algorithm holds the body
+    # back until the delayed ACK of the headers, 40 ms on a reused connection.
+    disable_nagle_algorithm = True
     def log_message(self, *args): pass
     def do_GET(self):
         if self.path.startswith("/list/big/"):
@@ -66,11 +69,11 @@ CLIENT_ENV=(BROKER_TOKEN=$TOKEN CR_AGENT_URL=http://127.0.0.1:$AGENT CR_CREDENTI
 env PORT=$CRA_SERVER LOG_LEVEL=error "$CRA" server & PIDS+=($!)
 env "${CLIENT_ENV[@]}" PORT=$CRA_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$CRA_SERVER "$CRA" client & PIDS+=($!)
 (cd "$WORK" && env PORT=$STOCK_SERVER ACCEPT="$WORK/server-accept.json" BROKER_TYPE=server LOG_LEVEL=error \
-  node "$OLDPWD/$STOCK_CLI" server >/dev/null 2>&1) & PIDS+=($!)
+  node "$STOCK_CLI" server >/dev/null 2>&1) & PIDS+=($!)
 (cd "$WORK" && env "${CLIENT_ENV[@]}" PORT=$STOCK_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$STOCK_SERVER \
   BROKER_CLIENT_URL=http://127.0.0.1:$STOCK_CLIENT ACCEPT="$WORK/client-accept.json" \
   ACCEPT_ESSENTIALS=false ACCEPT_GIT=false ACCEPT_IAC=false ACCEPT_LARGE_MANIFESTS=false ACCEPT_CUSTOM_PR_TEMPLATES=false \
-  IPV6_CONNECTIVITY_CHECK_ENABLED=false PREFLIGHT_CHECKS_ENABLED=false node "$OLDPWD/$STOCK_CLI" client >/dev/null 2>&1) & PIDS+=($!)
+  IPV6_CONNECTIVITY_CHECK_ENABLED=false PREFLIGHT_CHECKS_ENABLED=false node "$STOCK_CLI" client >/dev/null 2>&1) & PIDS+=($!)
 
 wait_connected() {
   for _ in $(seq 1 300); do
