@@ -5,15 +5,17 @@
 //! id must belong to a request still in flight; anything else gets the stock 500.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::{Bytes, BytesMut};
-use futures_channel::mpsc as fmpsc;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -22,18 +24,57 @@ use crate::protocol::response_data::Head;
 use crate::token::Token;
 
 /// The start of a streamed response: its head, and its body as it arrives.
-#[derive(Debug)]
 pub(crate) struct Started {
     /// Status and headers.
     pub(crate) head: Head,
     /// Body chunks.
-    pub(crate) body: fmpsc::Receiver<Result<Bytes, std::io::Error>>,
+    pub(crate) body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
 struct Waiting {
     token: Token,
     reply: oneshot::Sender<Started>,
+}
+
+/// A body stream that reports when it has ended, failed or been dropped.
+struct Finishing {
+    inner: BoxStream<'static, Result<Bytes, std::io::Error>>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Finishing {
+    fn finish(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
+impl Stream for Finishing {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.inner.poll_next_unpin(cx);
+        if matches!(next, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.finish();
+        }
+        next
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 /// Requests waiting for their response stream, by streaming id.
@@ -128,26 +169,25 @@ pub(crate) async fn receive(
         }
     };
     let rest = buffer.split_off(used).freeze();
-    let (mut body_tx, body_rx) = fmpsc::channel(8);
+    // The caller's response reads the client's stream directly; this handler only waits for
+    // the end (or for the caller to go) before answering the client.
+    let first = futures_util::stream::iter((!rest.is_empty()).then_some(Ok(rest)));
+    let body = first.chain(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
+    let (done_tx, done_rx) = oneshot::channel();
+    let body = Finishing {
+        inner: body.boxed(),
+        done: Some(done_tx),
+    };
     if reply
         .send(Started {
             head,
-            body: body_rx,
+            body: body.boxed(),
         })
         .is_err()
     {
         // The caller has gone; the stream is read no further.
         return Json(json!({})).into_response();
     }
-    if !rest.is_empty() && body_tx.send(Ok(rest)).await.is_err() {
-        return Json(json!({})).into_response();
-    }
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(std::io::Error::other);
-        let failed = chunk.is_err();
-        if body_tx.send(chunk).await.is_err() || failed {
-            break;
-        }
-    }
+    let _ = done_rx.await;
     Json(json!({})).into_response()
 }
