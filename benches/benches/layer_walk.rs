@@ -49,7 +49,7 @@ fn synthetic_tar(files: usize) -> Vec<u8> {
             seed ^= seed << 17;
             let word = (seed % 4096) as u32;
             write!(data, "w{word:x} ").expect("write");
-            if seed % 11 == 0 {
+            if seed.is_multiple_of(11) {
                 data.extend_from_slice(&seed.to_le_bytes());
             }
         }

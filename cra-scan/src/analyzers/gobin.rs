@@ -284,7 +284,7 @@ pub(crate) mod elf {
         let mut body = vec![0u8; 64];
         let mut offsets = Vec::new();
         for (_, _, _, data) in sections {
-            while body.len() % 16 != 0 {
+            while !body.len().is_multiple_of(16) {
                 body.push(0);
             }
             offsets.push(body.len() as u64);
@@ -292,7 +292,7 @@ pub(crate) mod elf {
         }
         let shstr_off = body.len() as u64;
         body.extend_from_slice(&shstrtab);
-        while body.len() % 8 != 0 {
+        while !body.len().is_multiple_of(8) {
             body.push(0);
         }
         let shoff = body.len() as u64;
