@@ -6,9 +6,12 @@
 //!           ─► Measured (diff_id, unpacked size budget) ─► BufReader ─► EndTracker ─► tar
 //! ```
 //!
-//! Everything is synchronous and runs on a blocking thread; nothing is written to disk.
-//! Only entries that some analyzer [`wants`](crate::analyzers::Analyzer::wants) are read, into
-//! a buffer bounded by the analyzers' [`max_size`](crate::analyzers::Analyzer::max_size).
+//! Everything is synchronous and runs on a blocking thread; the walker writes nothing to disk.
+//! Only entries that some analyzer [`wants`](crate::analyzers::Analyzer::wants) are read, and
+//! only when they fit the analyzer's [`max_size`](crate::analyzers::Analyzer::max_size).
+//! An entry wanted by one analyzer streams straight into it (the Java analyzer spools large
+//! archives to a temporary file); one wanted by several is read into a buffer bounded by their
+//! caps and handed to each.
 //! Whiteouts and opaque directories are recorded, not applied: `merge` applies them across
 //! layers in order.
 //! After the last tar entry the rest of the stream is drained, so that both digests cover every
@@ -221,6 +224,20 @@ impl<R: Read> Read for EndTracker<R> {
     }
 }
 
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
 /// Bytes of uncompressed tar read ahead of the tar parser.
 const TAR_BUFFER: usize = 256 * 1024;
 
@@ -369,7 +386,38 @@ fn analyze_entry<R: Read>(
     if fitting.is_empty() {
         return Ok(Vec::new());
     }
-    // The size was checked against the analyzers' caps, so this allocation is bounded.
+    if let [analyzer] = fitting[..] {
+        // One reader: the entry streams straight into the analyzer, nothing is buffered here.
+        let mut counted = Counted {
+            inner: entry.take(meta.size),
+            count: 0,
+        };
+        let result = analyzer.analyze(AnalyzerInput {
+            path,
+            meta,
+            reader: &mut counted,
+        });
+        // Consume what the analyzer left unread, so that a short entry is noticed.
+        io::copy(&mut counted, &mut io::sink()).map_err(LayerError::Corrupt)?;
+        if counted.count != meta.size {
+            return Err(LayerError::Truncated {
+                path: path.to_owned(),
+                expected: meta.size,
+                got: counted.count,
+            });
+        }
+        return Ok(match result {
+            Ok(findings) => vec![AnalyzedFile {
+                analyzer: analyzer.id(),
+                findings,
+            }],
+            Err(e) => {
+                out.warnings.push(format!("{}: {e}", w.label));
+                Vec::new()
+            }
+        });
+    }
+    // Several readers: the size was checked against the analyzers' caps, so this allocation is bounded.
     let mut content = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
     entry
         .take(meta.size)
@@ -404,7 +452,8 @@ fn analyze_entry<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::builtin;
+    use crate::analyzers::java::JavaAnalyzer;
+    use crate::analyzers::{builtin, AnalyzerError};
     use crate::testutil::{gzip, tar, Item};
 
     const STATUS: &[u8] =
@@ -514,6 +563,143 @@ mod tests {
         }
         let err = run(&gzip(&raw)[..100], None).unwrap_err();
         assert!(matches!(err, LayerError::Corrupt(_)), "{err:?}");
+    }
+
+    /// The Java analyzer, noting how many uncompressed bytes the walk had read when it was called.
+    struct Probe {
+        unpacked: Arc<Budget>,
+        read_before: Arc<AtomicU64>,
+        partial: bool,
+    }
+
+    impl Analyzer for Probe {
+        fn id(&self) -> &'static str {
+            "probe"
+        }
+        fn version(&self) -> u32 {
+            1
+        }
+        fn max_size(&self) -> u64 {
+            JavaAnalyzer.max_size()
+        }
+        fn wants(&self, path: &str, meta: &FileMeta) -> bool {
+            JavaAnalyzer.wants(path, meta)
+        }
+        fn analyze(&self, input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
+            self.read_before
+                .store(self.unpacked.used(), Ordering::Relaxed);
+            if self.partial {
+                let mut head = [0u8; 4];
+                input.reader.read_exact(&mut head).unwrap();
+                return Ok(Findings::default());
+            }
+            JavaAnalyzer.analyze(input)
+        }
+    }
+
+    fn big_jar() -> Vec<u8> {
+        use std::io::Write;
+        let mut state = 7u64;
+        let noise: Vec<u8> = (0..(17 << 20))
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (state >> 56) as u8
+            })
+            .collect();
+        let mut z = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        z.start_file("META-INF/maven/a/big/pom.properties", stored)
+            .unwrap();
+        z.write_all(b"groupId=a\nartifactId=big\nversion=1\n")
+            .unwrap();
+        z.start_file("blob.bin", stored).unwrap();
+        z.write_all(&noise).unwrap();
+        z.finish().unwrap().into_inner()
+    }
+
+    fn walk_with_probe(raw: &[u8], partial: bool) -> (LayerFindings, u64) {
+        let unpacked = Arc::new(Budget::new(None));
+        let read_before = Arc::new(AtomicU64::new(0));
+        let analyzers: Vec<Arc<dyn Analyzer>> = vec![Arc::new(Probe {
+            unpacked: Arc::clone(&unpacked),
+            read_before: Arc::clone(&read_before),
+            partial,
+        })];
+        let f = walk(
+            raw,
+            &Walk {
+                label: "layer 0 (test)",
+                analyzers: &analyzers,
+                blob_algorithm: Some(Algorithm::Sha256),
+                compressed: &Budget::new(None),
+                unpacked: &unpacked,
+                on_bytes: &|_| {},
+            },
+        )
+        .unwrap();
+        (f, read_before.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn a_large_jar_streams_into_its_one_analyzer() {
+        let jar = big_jar();
+        assert!(jar.len() > 16 << 20);
+        let raw = tar(&[
+            Item::File("opt/app/big-1.jar", &jar),
+            Item::File("var/lib/dpkg/status", STATUS),
+        ]);
+        for partial in [false, true] {
+            let (f, read_before) = walk_with_probe(&raw, partial);
+            // Had the walker buffered the jar, all of it would have been read before the call.
+            assert!(
+                read_before < (1 << 20),
+                "{read_before} bytes read before the analyzer ran"
+            );
+            // Bytes the analyzer left unread are still hashed.
+            assert_eq!(f.diff_id, Some(Digest::sha256_of(&raw)));
+            assert_eq!(f.uncompressed_size, raw.len() as u64);
+            assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+            let found = &f.files["/opt/app/big-1.jar"][0].findings.packages;
+            if partial {
+                assert!(found.is_empty());
+            } else {
+                assert_eq!(found[0].purl, "pkg:maven/a/big@1");
+            }
+        }
+        // Through the built-in set, where only the Java analyzer wants a jar.
+        let f = run(&raw, None).unwrap();
+        let found = &f.files["/opt/app/big-1.jar"][0].findings.packages;
+        assert_eq!(found[0].purl, "pkg:maven/a/big@1");
+        assert_eq!(
+            f.files["/var/lib/dpkg/status"][0].findings.packages.len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_entry_wanted_twice_is_buffered_and_given_to_both() {
+        let analyzers: Vec<Arc<dyn Analyzer>> = vec![
+            Arc::new(crate::analyzers::dpkg::DpkgAnalyzer),
+            Arc::new(crate::analyzers::dpkg::DpkgAnalyzer),
+        ];
+        let raw = tar(&[Item::File("var/lib/dpkg/status", STATUS)]);
+        let f = walk(
+            &raw[..],
+            &Walk {
+                label: "layer 0 (test)",
+                analyzers: &analyzers,
+                blob_algorithm: None,
+                compressed: &Budget::new(None),
+                unpacked: &Budget::new(None),
+                on_bytes: &|_| {},
+            },
+        )
+        .unwrap();
+        let both = &f.files["/var/lib/dpkg/status"];
+        assert_eq!(both.len(), 2);
+        assert!(both.iter().all(|a| a.findings.packages[0].name == "bash"));
+        assert_eq!(f.diff_id, Some(Digest::sha256_of(&raw)));
     }
 
     #[test]
