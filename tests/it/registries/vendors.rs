@@ -905,6 +905,134 @@ async fn artifactory_repository_path_method() {
     .await;
 }
 
+/// The tags of `app/alpha` in `docker-local`, seven so that pages of three make three.
+fn artifactory_tags() -> Vec<String> {
+    (1..=7).map(|i| format!("v{i}")).collect()
+}
+
+// Artifactory: jfrog.com/help "List Docker Tags" (`tags/list` with `n`/`last` and `Link`) and
+// the Storage API "File Info" (`GET /artifactory/api/storage/<repo>/<path>`: `created`,
+// `lastModified`, `lastUpdated`, `checksums.sha256`); multi-arch tags store `list.manifest.json`.
+// The user `reader` may pull but not read the Storage API (403), and gets bare tags.
+#[tokio::test]
+async fn artifactory_tag_metadata_from_the_storage_api() {
+    const PREFIX: &str = "/artifactory/api/docker/docker-local";
+    let router: Router<Ctx> = Router::new()
+        .route(
+            &format!("{PREFIX}/v2/"),
+            get(|headers: HeaderMap| async move {
+                gate(&headers, GOOD, Some(r#"Basic realm="Artifactory Realm""#), json!({"errors": [{"code": "UNAUTHORIZED", "message": "Authentication is required"}]}))
+                    .unwrap_or_else(|| Json(json!({})).into_response())
+            }),
+        )
+        .route(
+            &format!("{PREFIX}/v2/app/alpha/tags/list"),
+            get(|headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                if let Some(r) = gate(&headers, GOOD, Some(r#"Basic realm="Artifactory Realm""#), json!({"errors": [{"code": "UNAUTHORIZED", "message": "Authentication is required"}]})) {
+                    return r;
+                }
+                let n: usize = query_param(&q, "n").and_then(|n| n.parse().ok()).unwrap_or(100);
+                let (got, next) = after(&artifactory_tags(), query_param(&q, "last"), n);
+                let mut resp = Json(json!({"name": "app/alpha", "tags": got})).into_response();
+                if let Some(last) = next {
+                    let link = format!("<{PREFIX}/v2/app/alpha/tags/list?n={n}&last={last}>; rel=\"next\"");
+                    resp.headers_mut().insert("link", link.parse().unwrap());
+                }
+                resp
+            }),
+        )
+        .route(
+            "/artifactory/api/storage/docker-local/app/alpha/{tag}/{file}",
+            get(|Path((tag, file)): Path<(String, String)>, headers: HeaderMap| async move {
+                if let Some(r) = gate(&headers, GOOD, None, json!({"errors": [{"status": 401, "message": "Bad credentials"}]})) {
+                    return r;
+                }
+                if basic_user(&headers).as_deref() == Some("reader") {
+                    return (StatusCode::FORBIDDEN, Json(json!({"errors": [{"status": 403, "message": "Forbidden"}]}))).into_response();
+                }
+                let n: u32 = tag[1..].parse().unwrap();
+                // v7 is multi-arch: only list.manifest.json exists.
+                let want = if n == 7 { "list.manifest.json" } else { "manifest.json" };
+                if file != want {
+                    return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"status": 404, "message": "Unable to find item"}]}))).into_response();
+                }
+                let uri = format!("http://artifactory.example/artifactory/api/storage/docker-local/app/alpha/{tag}/{file}");
+                Json(json!({"repo": "docker-local", "path": format!("/app/alpha/{tag}/{file}"),
+                    "created": "2025-10-01T08:00:00.000Z", "createdBy": "deployer",
+                    "lastModified": format!("2025-10-0{n}T08:55:00.000Z"), "modifiedBy": "deployer",
+                    "lastUpdated": format!("2025-10-0{n}T08:55:00.000Z"),
+                    "downloadUri": uri.replace("api/storage/", ""), "mimeType": "application/json", "size": "1234",
+                    "checksums": {"sha1": "a".repeat(40), "md5": "b".repeat(32), "sha256": n.to_string().repeat(64)},
+                    "originalChecksums": {"sha256": n.to_string().repeat(64)}, "uri": uri}))
+                .into_response()
+            }),
+        );
+    let stub = StubServer::spawn(router.with_state(Ctx::default())).await;
+    let opts = ConnectOptions {
+        api_base_override: Some(format!("{}/artifactory/api/storage", stub.base_url())),
+        ..ConnectOptions::default()
+    };
+    let creds = |username: &str| RegistryCredentials::Basic {
+        kind: RegistryKind::Artifactory,
+        registry_base: format!("{}{PREFIX}", stub.base_url()),
+        username: username.to_owned(),
+        password: Secret::new(GOOD),
+    };
+
+    let registry = connect(&creds("deployer"), &opts).await.unwrap();
+    let mut page = PageRequest::first(Some(3));
+    let mut pages = Vec::new();
+    loop {
+        let got = registry
+            .list_tags_with_metadata("app/alpha", &page)
+            .await
+            .unwrap();
+        pages.push(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+        assert!(pages.len() < 10, "pagination must end");
+    }
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    let tags = pages.concat();
+    assert_eq!(
+        tags.iter().map(|t| t.tag.clone()).collect::<Vec<_>>(),
+        artifactory_tags()
+    );
+    for (i, t) in tags.iter().enumerate() {
+        let n = i + 1;
+        assert_eq!(
+            t.digest.as_ref().map(|d| d.hex().to_owned()),
+            Some(n.to_string().repeat(64)),
+            "{}",
+            t.tag
+        );
+        assert_eq!(
+            t.last_pushed.as_deref(),
+            Some(format!("2025-10-0{n}T08:55:00.000Z").as_str())
+        );
+    }
+
+    let reader = connect(&creds("reader"), &opts).await.unwrap();
+    let bare = reader
+        .list_tags_with_metadata("app/alpha", &PageRequest::first(Some(3)))
+        .await
+        .unwrap();
+    assert_eq!(
+        bare.items
+            .iter()
+            .map(|t| t.tag.as_str())
+            .collect::<Vec<_>>(),
+        ["v1", "v2", "v3"]
+    );
+    assert!(bare
+        .items
+        .iter()
+        .all(|t| t.digest.is_none() && t.last_pushed.is_none()));
+    assert!(bare.next.is_some());
+}
+
 // GCR: go-containerregistry pkg/v1/google/list.go (catalog across projects; tags/list with the
 // `manifest` extension, times in epoch milliseconds as strings).
 #[tokio::test]
