@@ -1,5 +1,5 @@
 //! A plain distribution registry: everything through the shared client, listing by `_catalog`.
-//! Nexus, Artifactory and Quay list the same way and reuse [`Catalog`].
+//! It serves registries named by an image reference (`RegistryKind::Distribution`).
 
 use async_trait::async_trait;
 use cra_core::{Page, PageRequest, RegistryKind};
