@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use cra_core::{Digest, ErrorKind, RegistryError};
 
+use crate::distribution::ratelimit::Quota;
+
 /// Something a registry operation could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -37,12 +39,14 @@ pub enum Error {
         detail: String,
     },
     /// The registry answered 429 (or 503) more often than we retry.
-    #[error("{what}: the registry asked to slow down")]
+    #[error("{what}: the registry asked to slow down{}", quota_note(.quota.as_ref()))]
     RateLimited {
         /// The request.
         what: String,
-        /// The delay from `Retry-After`, when sent.
+        /// The delay from `Retry-After`, or else the quota window when the quota is used up.
         retry_after: Option<Duration>,
+        /// The pull quota the registry announced (`ratelimit-*` headers), when it did.
+        quota: Option<Quota>,
     },
     /// The registry answered with a server error.
     #[error("{what}: the registry answered HTTP {status}")]
@@ -148,6 +152,10 @@ impl Error {
     }
 }
 
+fn quota_note(quota: Option<&Quota>) -> String {
+    quota.map(|q| format!(" ({q})")).unwrap_or_default()
+}
+
 impl From<Error> for RegistryError {
     fn from(e: Error) -> RegistryError {
         let kind = e.kind();
@@ -173,6 +181,7 @@ mod tests {
         let e = Error::RateLimited {
             what: "GET http://r/v2/_catalog".into(),
             retry_after: Some(Duration::from_secs(9)),
+            quota: None,
         };
         let r: RegistryError = e.into();
         assert_eq!(r.kind(), ErrorKind::RateLimited);
@@ -180,6 +189,21 @@ mod tests {
         assert_eq!(
             r.to_string(),
             "rate limited: GET http://r/v2/_catalog: the registry asked to slow down (retry after 9s)"
+        );
+        let e = Error::RateLimited {
+            what: "GET http://r/v2/library/alpine/manifests/3".into(),
+            retry_after: Some(Duration::from_secs(21600)),
+            quota: Some(Quota {
+                limit: 100,
+                remaining: Some(0),
+                window: Some(Duration::from_secs(21600)),
+                source: None,
+            }),
+        };
+        let r: RegistryError = e.into();
+        assert_eq!(
+            r.message(),
+            "GET http://r/v2/library/alpine/manifests/3: the registry asked to slow down (0 of 100 pulls left per 21600s)"
         );
         let r: RegistryError = Error::Unsupported(CANNOT_LIST.into()).into();
         assert_eq!(r.kind(), ErrorKind::Unsupported);

@@ -109,6 +109,34 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
+/// An OAuth2 error response (RFC 6749 section 5.2).
+#[derive(Debug, Deserialize)]
+struct OauthError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// The longest OAuth2 error description we quote.
+const MAX_OAUTH_DESCRIPTION: usize = 200;
+
+/// `code (description)` from an OAuth2 error body, if it is one.
+pub fn parse_oauth_error(body: &[u8]) -> Option<String> {
+    let parsed: OauthError = serde_json::from_slice(body).ok()?;
+    let code = parsed.error;
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if code.is_empty() || code.len() > 64 || !code.chars().all(plain) {
+        return None;
+    }
+    Some(match parsed.error_description.filter(|d| !d.is_empty()) {
+        Some(d) => format!(
+            "{code} ({})",
+            d.chars().take(MAX_OAUTH_DESCRIPTION).collect::<String>()
+        ),
+        None => code,
+    })
+}
+
 /// A bearer token and how long it lives.
 #[derive(Debug, Clone)]
 pub struct Token {
@@ -239,6 +267,28 @@ impl AuthState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_oauth_errors() {
+        assert_eq!(
+            parse_oauth_error(
+                br#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#
+            )
+            .as_deref(),
+            Some("invalid_grant (Invalid JWT Signature.)")
+        );
+        assert_eq!(
+            parse_oauth_error(br#"{"error":"invalid_client"}"#).as_deref(),
+            Some("invalid_client")
+        );
+        for other in [
+            &br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#[..],
+            b"not json",
+            br#"{"error":"<script>"}"#,
+        ] {
+            assert_eq!(parse_oauth_error(other), None);
+        }
+    }
 
     #[test]
     fn parses_bearer_with_commas_in_scope() {

@@ -1,6 +1,6 @@
 //! The one place that sends registry traffic: authentication, retries, redirects and limits.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -10,7 +10,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use tracing::debug;
+use tracing::{debug, warn};
 use url::Url;
 
 use super::auth::{self, AuthState, Challenge, Scheme, TokenSource};
@@ -18,8 +18,9 @@ use super::blob::Verified;
 use super::manifest::{self, MAX_MANIFEST_BYTES};
 use super::oci_error;
 use super::pagination;
+use super::ratelimit::Quota;
 use super::request::{self, redact, Auth, Request};
-use super::retry::{parse_retry_after, RetryPolicy};
+use super::retry::{parse_retry_after, parse_unix_retry_after, RetryPolicy};
 use crate::config::{ConnectOptions, RegistryBase};
 use crate::error::{Error, Result};
 
@@ -41,6 +42,14 @@ pub struct Client {
     retry: RetryPolicy,
     allow_http: bool,
     token_source: Option<Arc<dyn TokenSource>>,
+    quota: Mutex<QuotaSeen>,
+}
+
+/// The last pull quota a response announced, and the remainder we last warned about.
+#[derive(Debug, Default)]
+struct QuotaSeen {
+    last: Option<Quota>,
+    warned_at: Option<u64>,
 }
 
 impl std::fmt::Debug for Client {
@@ -136,6 +145,7 @@ impl Client {
             retry: RetryPolicy::default(),
             allow_http,
             token_source: None,
+            quota: Mutex::new(QuotaSeen::default()),
         })
     }
 
@@ -159,6 +169,32 @@ impl Client {
     /// `host[:port]` as written in references.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The pull quota the registry last announced in `ratelimit-*` headers (Docker Hub).
+    pub fn quota(&self) -> Option<Quota> {
+        self.quota.lock().ok().and_then(|seen| seen.last.clone())
+    }
+
+    /// Keeps the quota a response announces, and warns when it runs low: once, then again each
+    /// time the remainder has halved, and when it is used up.
+    fn observe_quota(&self, headers: &HeaderMap, what: &str) -> Option<Quota> {
+        let quota = Quota::from_headers(headers)?;
+        if let Ok(mut seen) = self.quota.lock() {
+            let left = quota.remaining;
+            if !quota.is_low() {
+                seen.warned_at = None;
+            } else if match (left, seen.warned_at) {
+                (Some(0), Some(0)) | (None, _) => false,
+                (Some(0), _) | (Some(_), None) => true,
+                (Some(l), Some(w)) => l <= w / 2,
+            } {
+                warn!(request = %what, quota = %quota, "the registry's pull quota is running low");
+                seen.warned_at = left;
+            }
+            seen.last = Some(quota.clone());
+        }
+        Some(quota)
     }
 
     /// Whether credentials were given.
@@ -188,6 +224,7 @@ impl Client {
         loop {
             let authz = self.authorization(req).await?;
             let resp = self.execute(req, authz, &what).await?;
+            let quota = self.observe_quota(resp.headers(), &what);
             let status = resp.status();
             if status.is_success() {
                 return Ok(resp);
@@ -202,7 +239,10 @@ impl Client {
             }
             if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
             {
-                let after = retry_after(resp.headers());
+                // Without `Retry-After`, a used-up quota refills within its window: waiting less
+                // is pointless, so the window is the delay (and too long to sit out here).
+                let after = retry_after(resp.headers())
+                    .or_else(|| quota.as_ref().and_then(Quota::exhausted_wait));
                 if let Some(wait) = self.retry.delay(retry, after) {
                     debug!(request = %what, status = status.as_u16(), wait_ms = wait.as_millis() as u64, "retrying");
                     tokio::time::sleep(wait).await;
@@ -213,6 +253,7 @@ impl Client {
                     return Err(Error::RateLimited {
                         what,
                         retry_after: after,
+                        quota,
                     });
                 }
             }
@@ -344,17 +385,39 @@ impl Client {
     /// A 401 or 403 becomes [`Error::Unauthorized`] with `rejected` as its detail; the body of a
     /// success is returned, at most [`MAX_JSON_BYTES`].
     pub async fn token_request(&self, req: &Request, rejected: &str) -> Result<Bytes> {
+        self.token_exchange(req, rejected, false).await
+    }
+
+    /// [`Client::token_request`] for an OAuth2 token endpoint (RFC 6749 section 5.2), which
+    /// refuses a grant with 400 and an `error` code: 400, 401 and 403 become
+    /// [`Error::Unauthorized`], with the endpoint's error code and description after `rejected`.
+    pub async fn oauth_token_request(&self, req: &Request, rejected: &str) -> Result<Bytes> {
+        self.token_exchange(req, rejected, true).await
+    }
+
+    async fn token_exchange(&self, req: &Request, rejected: &str, oauth: bool) -> Result<Bytes> {
         let what = req.what();
         let authz = self.direct_authorization(&req.auth);
         let resp = self.execute(req, authz, &what).await?;
         match resp.status().as_u16() {
             200..=299 => read_limited(resp, MAX_JSON_BYTES, &what).await,
+            400 | 401 | 403 if oauth => {
+                let body = read_limited(resp, MAX_ERROR_BODY, &what)
+                    .await
+                    .unwrap_or_default();
+                let detail = match auth::parse_oauth_error(&body) {
+                    Some(said) => format!("{rejected}: {said}"),
+                    None => rejected.to_owned(),
+                };
+                Err(Error::Unauthorized { what, detail })
+            }
             401 | 403 => Err(Error::Unauthorized {
                 what,
                 detail: rejected.to_owned(),
             }),
             429 => Err(Error::RateLimited {
                 retry_after: retry_after(resp.headers()),
+                quota: Quota::from_headers(resp.headers()),
                 what,
             }),
             _ => Err(self.status_error(resp, what).await),
@@ -383,6 +446,7 @@ impl Client {
 
     async fn status_error(&self, resp: reqwest::Response, what: String) -> Error {
         let status = resp.status();
+        let quota = Quota::from_headers(resp.headers());
         let reason = status
             .canonical_reason()
             .unwrap_or("error")
@@ -404,7 +468,8 @@ impl Client {
             404 => Error::NotFound { what, detail },
             429 => Error::RateLimited {
                 what,
-                retry_after: None,
+                retry_after: quota.as_ref().and_then(Quota::exhausted_wait),
+                quota,
             },
             s if s >= 500 => Error::Unavailable { what, status: s },
             s => Error::protocol(what, format!("unexpected HTTP {s}: {detail}")),
@@ -560,11 +625,13 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `Retry-After`, or else the Docker Hub API's `X-Retry-After` (a Unix time).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+    let now = SystemTime::now();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    text(http::header::RETRY_AFTER.as_str())
+        .and_then(|v| parse_retry_after(v, now))
+        .or_else(|| text("x-retry-after").and_then(|v| parse_unix_retry_after(v, now)))
 }
 
 /// Classifies a transport error: an untrusted certificate is a TLS error with a hint, the rest

@@ -12,11 +12,14 @@
 //! An adapter whose token service wants another grant (ACR's Azure AD exchange) plugs in an
 //! [`auth::TokenSource`]; its tokens are cached the same way.
 //! 429 and 503 are retried with bounded backoff honouring `Retry-After`.
+//! Pull quotas announced in `ratelimit-*` headers (Docker Hub) are kept, logged as a warning when
+//! low, and reported with a 429; a 429 without `Retry-After` on a used-up quota reports the window
+//! as the delay.
 //! Redirects (blob storage) are followed without `Authorization` when they leave the host, and
 //! logged without their query string.
 //!
-//! [`request`], [`auth`] parsing, [`pagination`], [`retry`], [`manifest`] and [`oci_error`] are
-//! pure; [`client`] is the only module that sends.
+//! [`request`], [`auth`] parsing, [`pagination`], [`ratelimit`], [`retry`], [`manifest`] and
+//! [`oci_error`] are pure; [`client`] is the only module that sends.
 
 pub mod auth;
 pub mod blob;
@@ -24,6 +27,7 @@ pub mod client;
 pub mod manifest;
 pub mod oci_error;
 pub mod pagination;
+pub mod ratelimit;
 pub mod request;
 pub mod retry;
 

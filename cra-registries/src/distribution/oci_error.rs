@@ -1,4 +1,5 @@
-//! The distribution error envelope `{"errors":[{"code","message","detail"}]}` (pure).
+//! The distribution error envelope `{"errors":[{"code","message","detail"}]}`, and Google APIs'
+//! `{"error":{"code","message","status"}}` (pure).
 
 use serde::Deserialize;
 
@@ -13,6 +14,20 @@ struct Entry {
     code: String,
     #[serde(default)]
     message: String,
+}
+
+/// Google's API error envelope (`google.rpc.Status` as JSON).
+#[derive(Debug, Deserialize)]
+struct GoogleEnvelope {
+    error: GoogleStatus,
+}
+
+#[derive(Debug, Deserialize)]
+struct GoogleStatus {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    status: String,
 }
 
 /// The longest error text we quote from a response body.
@@ -34,6 +49,18 @@ pub fn describe(body: &[u8], fallback: &str) -> String {
             .collect();
         if !parts.is_empty() {
             return shorten(&parts.join("; "));
+        }
+    }
+    if let Ok(google) = serde_json::from_slice::<GoogleEnvelope>(body) {
+        let e = google.error;
+        let said = match (e.message.is_empty(), e.status.is_empty()) {
+            (false, false) => format!("{} ({})", e.message, e.status),
+            (false, true) => e.message,
+            (true, false) => e.status,
+            (true, true) => String::new(),
+        };
+        if !said.is_empty() {
+            return shorten(&said);
         }
     }
     let text = String::from_utf8_lossy(body);
@@ -86,6 +113,11 @@ mod tests {
             "bad gateway"
         );
         assert_eq!(describe(b"", "not found"), "not found");
+        let google = br#"{"error":{"code":403,"message":"Artifact Registry API has not been used in project 42 before or it is disabled.","status":"PERMISSION_DENIED"}}"#;
+        assert_eq!(
+            describe(google, "f"),
+            "Artifact Registry API has not been used in project 42 before or it is disabled. (PERMISSION_DENIED)"
+        );
         let long = "é".repeat(400);
         assert!(describe(long.as_bytes(), "f").len() <= MAX_DETAIL + 4);
         assert_eq!(code(b"{}"), None);

@@ -45,6 +45,12 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Parses a Unix time in seconds (the Docker Hub API's `X-Retry-After`) as the wait from `now`.
+pub fn parse_unix_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(value.trim().parse::<u64>().ok()?);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +70,20 @@ mod tests {
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn parses_unix_times() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            parse_unix_retry_after("1700000042", now),
+            Some(Duration::from_secs(42))
+        );
+        assert_eq!(
+            parse_unix_retry_after("1699999999", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_unix_retry_after("soon", now), None);
     }
 
     #[test]
