@@ -23,6 +23,9 @@ pub struct ConnectOptions {
     /// The vendor REST API base for SaaS registries (Docker Hub, GitHub, DigitalOcean, …), for
     /// tests; else the vendor's public API host, or the registry base for self-hosted products.
     pub api_base_override: Option<String>,
+    /// The Artifact Registry location (`europe-west1`, `us`) for a `google-artifact-cr` base whose
+    /// host is not `<location>-docker.pkg.dev` (a test server); else the host names it.
+    pub artifact_registry_location: Option<String>,
 }
 
 /// A parsed `registryBase`: where the registry is and which path follows the host.
