@@ -3,6 +3,7 @@
 
 mod cli;
 mod ecr;
+mod gar;
 mod vendors;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
