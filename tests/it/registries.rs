@@ -2,6 +2,7 @@
 //! and auth flows it cannot produce.
 
 mod cli;
+mod dockerhub;
 mod ecr;
 mod gar;
 mod vendors;
