@@ -7,6 +7,10 @@
 //! The namespace is the base path (`docker.io/<ns>`) or else the username.
 //! Tag metadata is `GET /v2/namespaces/<ns>/repositories/<repo>/tags`.
 //! Single-segment names are official images under `library/`.
+//! The registry's pull quota (`ratelimit-limit`, `ratelimit-remaining`,
+//! `docker-ratelimit-source`) is read by the shared client on every response: a warning when it
+//! runs low, and on the 429 of a used-up quota the limit, what remains and the window as the
+//! delay; the Hub API's `X-Retry-After` (a Unix time) gives its own 429s their delay.
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -2,8 +2,9 @@
 //!
 //! The registry protocol and credentials are those of [`gcr`](super::gcr): the user `_json_key`
 //! and the service-account JSON key as password, sent as Basic to the registry's token realm.
-//! The base is `<location>-docker.pkg.dev/<project>[/<repository>]`, and image names start
-//! with `<project>/<repository>/`.
+//! The base is `<location>-docker.pkg.dev/<project>[/<repository>]` (a domain-scoped project
+//! `example.com:proj` is written `example.com/proj`), and image names start with
+//! `<project>/<repository>/`.
 //!
 //! `_catalog` on Artifact Registry stops near 1,000 entries, so repositories are listed through
 //! the Artifact Registry REST API when the credentials allow it: an OAuth2 access token from the
@@ -259,9 +260,7 @@ pub fn build(
     } else {
         format!("{}/", base.path)
     };
-    let mut segments = base.path.split('/').filter(|s| !s.is_empty());
-    let project = segments.next();
-    let repository = segments.next().map(str::to_owned);
+    let (project, repository) = rest::project_and_repository(&base.path);
     let location = opts
         .artifact_registry_location
         .as_deref()
@@ -274,7 +273,7 @@ pub fn build(
         (Some(project), Some(location), Some(tokens)) => Some(Rest {
             target: Target {
                 api: api_root(opts, rest::API)?,
-                project: project.to_owned(),
+                project,
                 location: location.to_owned(),
             },
             repository,

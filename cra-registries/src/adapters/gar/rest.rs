@@ -30,6 +30,18 @@ pub fn location_of(host: &str) -> Option<&str> {
         .filter(|l| !l.is_empty() && !l.contains('.'))
 }
 
+/// The project and repository a base path names: `proj/repo` → (`proj`, `repo`); a
+/// domain-scoped project `example.com:proj` is written `example.com/proj` in image paths.
+pub fn project_and_repository(path: &str) -> (Option<String>, Option<String>) {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (project, rest) = match segments.as_slice() {
+        [domain, id, rest @ ..] if domain.contains('.') => (format!("{domain}:{id}"), rest),
+        [id, rest @ ..] => ((*id).to_owned(), rest),
+        [] => return (None, None),
+    };
+    (Some(project), rest.first().map(|r| (*r).to_owned()))
+}
+
 /// Where the REST calls of one base go.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -157,7 +169,8 @@ impl DockerImage {
             let (_, image) = self.name.split_once("/dockerImages/")?;
             let image = percent_decode_str(image).decode_utf8().ok()?;
             let image = image.split('@').next().unwrap_or(&image);
-            Some(format!("{}/{repository}/{image}", target.project))
+            let project = target.project.replace(':', "/");
+            Some(format!("{project}/{repository}/{image}"))
         })?;
         (!name.is_empty() && !name.ends_with('/')).then_some(name)
     }
@@ -240,6 +253,27 @@ mod tests {
             "a.b-docker.pkg.dev",
         ] {
             assert_eq!(location_of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn projects_and_repositories_from_paths() {
+        let cases = [
+            ("", (None, None)),
+            ("proj", (Some("proj"), None)),
+            ("proj/repo", (Some("proj"), Some("repo"))),
+            ("proj/repo/team", (Some("proj"), Some("repo"))),
+            (
+                "example.com/proj/repo",
+                (Some("example.com:proj"), Some("repo")),
+            ),
+        ];
+        for (path, (project, repository)) in cases {
+            assert_eq!(
+                project_and_repository(path),
+                (project.map(str::to_owned), repository.map(str::to_owned)),
+                "{path}"
+            );
         }
     }
 
