@@ -5,6 +5,9 @@
 # peak RSS.
 #
 # Usage: benches/compare.sh [oci-archive file]   (default: ../shared/fixtures/images/debian-min.oci.tar)
+#        benches/large_image.py builds a large two-layer image to pass here.
+# cra is built with the `isal` feature when the system has libisal (Debian libisal-dev);
+# CRA=<binary> measures that binary instead.
 # Needs: docker-registry, skopeo, curl, python3, /usr/bin/time; igzip optional.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +21,14 @@ done
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is required (Debian package time)" >&2; exit 1; }
 if command -v igzip >/dev/null; then inflate="igzip -dc"; else inflate="gzip -dc"; fi
 
-target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --quiet --release -p cra-cli
-cra="$target/release/cra"
+if [ -n "${CRA:-}" ]; then
+  cra=$CRA
+else
+  features=()
+  if [ -f /usr/include/isa-l.h ]; then features=(--features isal); fi
+  cargo build --quiet --release -p cra-cli "${features[@]}"
+  cra="${CARGO_TARGET_DIR:-$root/target}/release/cra"
+fi
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -36,6 +36,7 @@ fn run(a: &dyn Analyzer, path: &str, bytes: &[u8]) -> usize {
             path,
             meta,
             reader: &mut Cursor::new(bytes),
+            spooled: None,
         })
         .expect("analyze");
     findings.packages.len()

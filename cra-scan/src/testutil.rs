@@ -5,6 +5,8 @@ use std::io::Write;
 /// One tar entry.
 pub(crate) enum Item<'a> {
     File(&'a str, &'a [u8]),
+    /// A regular file with execute bits.
+    Exec(&'a str, &'a [u8]),
     Symlink(&'a str, &'a str),
     Dir(&'a str),
 }
@@ -32,6 +34,12 @@ pub(crate) fn tar(items: &[Item<'_>]) -> Vec<u8> {
                     *data,
                 )
                 .unwrap(),
+            Item::Exec(name, data) => {
+                let mut h = header(name, tar::EntryType::Regular, data.len() as u64);
+                h.set_mode(0o755);
+                h.set_cksum();
+                b.append(&h, *data).unwrap();
+            }
             Item::Dir(name) => b
                 .append(&header(name, tar::EntryType::Directory, 0), &[][..])
                 .unwrap(),

@@ -14,10 +14,10 @@
 use std::io::Read;
 
 use cra_core::{Ecosystem, Package};
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ReadRef};
 use serde::Deserialize;
 
-use super::gobin::read_elf;
+use super::elf::{self, Elf};
 use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
@@ -61,13 +61,15 @@ impl Analyzer for CargoAuditableAnalyzer {
     }
 
     fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
-        let Some(bytes) = read_elf(&mut input)? else {
+        let section = match elf::load(&mut input)? {
+            None => None,
+            Some(Elf::Memory(bytes)) => dep_section(&bytes[..]),
+            Some(Elf::File(cache)) => dep_section(&cache),
+        };
+        let Some(compressed) = section else {
             return Ok(Findings::default());
         };
-        let Some(compressed) = dep_section(&bytes) else {
-            return Ok(Findings::default());
-        };
-        match parse(compressed, input.path) {
+        match parse(&compressed, input.path) {
             Ok(packages) => Ok(Findings {
                 packages,
                 ..Findings::default()
@@ -83,9 +85,10 @@ impl Analyzer for CargoAuditableAnalyzer {
     }
 }
 
-fn dep_section(bytes: &[u8]) -> Option<&[u8]> {
-    let file = object::File::parse(bytes).ok()?;
-    file.section_by_name(".dep-v0")?.data().ok()
+/// The `.dep-v0` section's bytes, copied out of the file.
+fn dep_section<'a, R: ReadRef<'a>>(data: R) -> Option<Vec<u8>> {
+    let file = object::File::parse(data).ok()?;
+    Some(file.section_by_name(".dep-v0")?.data().ok()?.to_vec())
 }
 
 /// Inflates and reads the dependency JSON.
@@ -127,8 +130,8 @@ pub(crate) fn parse(compressed: &[u8], path: &str) -> Result<Vec<Package>, Strin
 
 #[cfg(test)]
 mod tests {
-    use super::super::gobin::elf::elf64;
     use super::*;
+    use crate::analyzers::elf::testing::elf64;
     use std::io::{Cursor, Write};
 
     const JSON: &str = r#"{"packages":[
@@ -153,6 +156,7 @@ mod tests {
                 path: "/usr/local/bin/myapp",
                 meta,
                 reader: &mut Cursor::new(bytes.to_vec()),
+                spooled: None,
             })
             .unwrap()
     }

@@ -18,13 +18,13 @@
 //!   with UPX (the build info is compressed).
 
 use cra_core::{Ecosystem, Package};
-use object::{Object, ObjectSection, ObjectSegment, SegmentFlags};
+use object::{Object, ObjectSection, ObjectSegment, ReadRef, SegmentFlags};
 
+use super::elf::{self, Elf};
 use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 const MAGIC: &[u8; 14] = b"\xff Go buildinf:";
-const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 /// ELF `PF_X` and `PF_W` segment flags.
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
@@ -51,10 +51,12 @@ impl Analyzer for GoBinaryAnalyzer {
     }
 
     fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
-        let Some(bytes) = read_elf(&mut input)? else {
-            return Ok(Findings::default());
+        let info = match elf::load(&mut input)? {
+            None => None,
+            Some(Elf::Memory(bytes)) => build_info(&bytes[..]),
+            Some(Elf::File(cache)) => build_info(&cache),
         };
-        let Some((go_version, modinfo)) = build_info(&bytes) else {
+        let Some((go_version, modinfo)) = info else {
             return Ok(Findings::default());
         };
         Ok(Findings {
@@ -64,33 +66,8 @@ impl Analyzer for GoBinaryAnalyzer {
     }
 }
 
-/// Reads the rest of the file only when the first four bytes are the ELF magic.
-pub(crate) fn read_elf(input: &mut AnalyzerInput<'_>) -> Result<Option<Vec<u8>>, AnalyzerError> {
-    let path = input.path;
-    let io = |source| AnalyzerError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < 4 {
-        match input.reader.read(&mut head[got..]) {
-            Ok(0) => return Ok(None),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io(e)),
-        }
-    }
-    if &head != ELF_MAGIC {
-        return Ok(None);
-    }
-    let mut bytes = head.to_vec();
-    input.reader.read_to_end(&mut bytes).map_err(io)?;
-    Ok(Some(bytes))
-}
-
 /// Where the build info blob may be: the section, else the first writable data segment.
-fn candidate_region<'a>(file: &object::File<'a>) -> Option<(u64, &'a [u8])> {
+fn candidate_region<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Option<(u64, &'a [u8])> {
     if let Some(section) = file.section_by_name(".go.buildinfo") {
         return Some((section.address(), section.data().ok()?));
     }
@@ -103,8 +80,8 @@ fn candidate_region<'a>(file: &object::File<'a>) -> Option<(u64, &'a [u8])> {
 }
 
 /// Returns the Go version and the module info text of a Go ELF binary.
-pub(crate) fn build_info(bytes: &[u8]) -> Option<(String, String)> {
-    let file = object::File::parse(bytes).ok()?;
+pub(crate) fn build_info<'a, R: ReadRef<'a>>(data: R) -> Option<(String, String)> {
+    let file = object::File::parse(data).ok()?;
     let (_addr, region) = candidate_region(&file)?;
     let window = &region[..region.len().min(64 * 1024)];
     let start = (0..window.len())
@@ -146,7 +123,11 @@ fn read_ptr(bytes: &[u8], big: bool) -> u64 {
 }
 
 /// Bytes at a virtual address, through the section that maps it.
-fn read_at<'a>(file: &object::File<'a>, addr: u64, len: u64) -> Option<&'a [u8]> {
+fn read_at<'a, R: ReadRef<'a>>(
+    file: &object::File<'a, R>,
+    addr: u64,
+    len: u64,
+) -> Option<&'a [u8]> {
     for section in file.sections() {
         let (start, size) = (section.address(), section.size());
         if addr >= start && addr.checked_add(len)? <= start.checked_add(size)? {
@@ -160,7 +141,12 @@ fn read_at<'a>(file: &object::File<'a>, addr: u64, len: u64) -> Option<&'a [u8]>
 }
 
 /// A Go string header `{data pointer, length}` at `addr`, and the bytes it points to.
-fn go_string(file: &object::File<'_>, addr: u64, ptr_size: usize, big: bool) -> Option<Vec<u8>> {
+fn go_string<'a, R: ReadRef<'a>>(
+    file: &object::File<'a, R>,
+    addr: u64,
+    ptr_size: usize,
+    big: bool,
+) -> Option<Vec<u8>> {
     let header = read_at(file, addr, 2 * ptr_size as u64)?;
     let data = read_ptr(&header[..ptr_size], big);
     let len = read_ptr(&header[ptr_size..], big);
@@ -256,94 +242,10 @@ pub(crate) fn packages(go_version: &str, modinfo: &str, path: &str) -> Vec<Packa
     out
 }
 
-/// Writes small ELF64 files for tests: named sections at given virtual addresses.
 #[cfg(test)]
-pub(crate) mod elf {
-    /// (name, virtual address, flags, data)
-    pub(crate) type Section<'a> = (&'a str, u64, u64, &'a [u8]);
-
-    /// SHF_WRITE | SHF_ALLOC
-    pub(crate) const WA: u64 = 3;
-
-    pub(crate) fn elf64(sections: &[Section<'_>], big_endian: bool) -> Vec<u8> {
-        type Encoders = (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4], fn(u64) -> [u8; 8]);
-        let (e16, e32, e64): Encoders = if big_endian {
-            (u16::to_be_bytes, u32::to_be_bytes, u64::to_be_bytes)
-        } else {
-            (u16::to_le_bytes, u32::to_le_bytes, u64::to_le_bytes)
-        };
-        let mut shstrtab = vec![0u8];
-        let mut names = Vec::new();
-        for (name, ..) in sections.iter() {
-            names.push(shstrtab.len() as u32);
-            shstrtab.extend_from_slice(name.as_bytes());
-            shstrtab.push(0);
-        }
-        let shstr_name = shstrtab.len() as u32;
-        shstrtab.extend_from_slice(b".shstrtab\0");
-        let mut body = vec![0u8; 64];
-        let mut offsets = Vec::new();
-        for (_, _, _, data) in sections {
-            while !body.len().is_multiple_of(16) {
-                body.push(0);
-            }
-            offsets.push(body.len() as u64);
-            body.extend_from_slice(data);
-        }
-        let shstr_off = body.len() as u64;
-        body.extend_from_slice(&shstrtab);
-        while !body.len().is_multiple_of(8) {
-            body.push(0);
-        }
-        let shoff = body.len() as u64;
-        let shnum = sections.len() as u16 + 2;
-        body.extend_from_slice(&[0u8; 64]); // null section
-        let mut header = |name: u32, ty: u32, flags: u64, addr: u64, off: u64, size: u64| {
-            let mut sh = Vec::new();
-            sh.extend_from_slice(&e32(name));
-            sh.extend_from_slice(&e32(ty));
-            sh.extend_from_slice(&e64(flags));
-            sh.extend_from_slice(&e64(addr));
-            sh.extend_from_slice(&e64(off));
-            sh.extend_from_slice(&e64(size));
-            sh.extend_from_slice(&e32(0));
-            sh.extend_from_slice(&e32(0));
-            sh.extend_from_slice(&e64(1));
-            sh.extend_from_slice(&e64(0));
-            body.extend_from_slice(&sh);
-        };
-        for (i, (_, addr, flags, data)) in sections.iter().enumerate() {
-            header(names[i], 1, *flags, *addr, offsets[i], data.len() as u64);
-        }
-        header(shstr_name, 3, 0, 0, shstr_off, shstrtab.len() as u64);
-        let mut eh = Vec::new();
-        eh.extend_from_slice(b"\x7fELF");
-        eh.push(2); // 64-bit
-        eh.push(if big_endian { 2 } else { 1 });
-        eh.push(1);
-        eh.extend_from_slice(&[0; 9]);
-        eh.extend_from_slice(&e16(2)); // ET_EXEC
-        eh.extend_from_slice(&e16(if big_endian { 22 } else { 62 }));
-        eh.extend_from_slice(&e32(1));
-        eh.extend_from_slice(&e64(0)); // entry
-        eh.extend_from_slice(&e64(0)); // phoff
-        eh.extend_from_slice(&e64(shoff));
-        eh.extend_from_slice(&e32(0));
-        eh.extend_from_slice(&e16(64));
-        eh.extend_from_slice(&e16(56));
-        eh.extend_from_slice(&e16(0));
-        eh.extend_from_slice(&e16(64));
-        eh.extend_from_slice(&e16(shnum));
-        eh.extend_from_slice(&e16(shnum - 1));
-        body[..64].copy_from_slice(&eh);
-        body
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::elf::{elf64, WA};
+pub(crate) mod tests {
     use super::*;
+    use crate::analyzers::elf::testing::{elf64, WA};
     use std::io::Cursor;
 
     const MODINFO: &str = "path\texample.com/cmd/tool
@@ -377,6 +279,11 @@ build\t-compiler=gc
     }
 
     fn inline_binary() -> Vec<u8> {
+        inline_binary_padded(0)
+    }
+
+    /// A Go ≥ 1.18 binary with `padding` more bytes of read-only data.
+    pub(crate) fn inline_binary_padded(padding: usize) -> Vec<u8> {
         let mut info = MAGIC.to_vec();
         info.push(8);
         info.push(0x02);
@@ -390,6 +297,7 @@ build\t-compiler=gc
         elf64(
             &[
                 (".text", 0x401000, 6, &[0x90; 32]),
+                (".rodata", 0x480000, 2, &vec![0; padding]),
                 (".go.buildinfo", 0x500000, WA, &info),
             ],
             false,
@@ -409,6 +317,7 @@ build\t-compiler=gc
                 path: "/usr/bin/tool",
                 meta,
                 reader: &mut Cursor::new(bytes.to_vec()),
+                spooled: None,
             })
             .unwrap()
     }
@@ -431,6 +340,9 @@ build\t-compiler=gc
         assert_eq!(f.packages[1].name, "github.com/BurntSushi/toml");
         // Not executable: not wanted.
         assert!(run(&inline_binary(), 0o644).packages.is_empty());
+        // A binary too large to keep in memory is read through a temporary file, same result.
+        let large = run(&inline_binary_padded(elf::IN_MEMORY as usize), 0o755);
+        assert_eq!(large, f);
     }
 
     /// Go < 1.18: the header holds pointers to string headers elsewhere in the binary.
@@ -467,7 +379,7 @@ build\t-compiler=gc
                 ],
                 big,
             );
-            let (v, m) = build_info(&bin).unwrap();
+            let (v, m) = build_info(&bin[..]).unwrap();
             assert_eq!(v, "go1.16.15");
             assert!(m.starts_with("path\texample.com/cmd/tool"));
             let f = run(&bin, 0o755);
@@ -498,7 +410,7 @@ build\t-compiler=gc
             let mut m = good.clone();
             let at = (state as usize) % m.len();
             m[at] = (state >> 24) as u8;
-            let _ = build_info(&m);
+            let _ = build_info(&m[..]);
         }
         assert_eq!(strip_sentinels(b"short"), "");
     }

@@ -12,6 +12,7 @@ pub mod apk;
 pub mod cargo_auditable;
 pub mod dotnet;
 pub mod dpkg;
+mod elf;
 pub mod gobin;
 pub mod java;
 pub mod npm;
@@ -49,6 +50,9 @@ pub struct AnalyzerInput<'a> {
     pub meta: FileMeta,
     /// The content, already bounded to [`Analyzer::max_size`] bytes.
     pub reader: &'a mut dyn Read,
+    /// The same content as a file, when the walker spooled it (a large entry wanted by several
+    /// analyzers), for analyzers that read parts of a file out of order.
+    pub spooled: Option<&'a std::fs::File>,
 }
 
 impl AnalyzerInput<'_> {

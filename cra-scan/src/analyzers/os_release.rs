@@ -196,6 +196,7 @@ mod tests {
                 mode: 0o644,
             },
             reader: &mut reader,
+            spooled: None,
         };
         Ok(OsReleaseAnalyzer.analyze(input)?.os.unwrap())
     }

@@ -18,19 +18,21 @@
 //! byte of the blob.
 
 pub mod decompress;
+pub mod hashing;
 pub mod path;
 pub mod whiteout;
 
 use std::collections::BTreeMap;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use cra_core::digest::{Algorithm, Hasher};
+use cra_core::digest::Algorithm;
 use cra_core::Digest;
 
 use crate::analyzers::{Analyzer, AnalyzerInput, FileMeta, Findings};
 use decompress::{Decoder, DecoderError, UnsupportedCompression};
+use hashing::BackgroundHasher;
 use whiteout::Marker;
 
 /// A byte budget shared by the layers of one image; reading past it fails the read.
@@ -157,10 +159,10 @@ impl std::fmt::Debug for Walk<'_> {
     }
 }
 
-/// A reader that hashes, counts and charges a budget.
+/// A reader that hashes (on a thread of its own), counts and charges a budget.
 struct Measured<'a, R> {
     inner: R,
-    hasher: Option<Hasher>,
+    hasher: Option<BackgroundHasher>,
     count: u64,
     budget: &'a Budget,
     on_bytes: Option<&'a (dyn Fn(u64) + Sync)>,
@@ -170,19 +172,17 @@ impl<'a, R: Read> Measured<'a, R> {
     fn new(inner: R, algorithm: Option<Algorithm>, budget: &'a Budget) -> Self {
         Self {
             inner,
-            hasher: algorithm.map(Hasher::new),
+            hasher: algorithm.map(BackgroundHasher::new),
             count: 0,
             budget,
             on_bytes: None,
         }
     }
 
-    fn finish(self) -> (Option<Digest>, u64) {
-        (self.hasher.map(Hasher::finish), self.count)
-    }
-
-    fn into_parts(self) -> (R, Option<Digest>, u64) {
-        (self.inner, self.hasher.map(Hasher::finish), self.count)
+    /// The digest (if one was asked for) and the byte count.
+    fn finish(self) -> io::Result<(Option<Digest>, u64)> {
+        let digest = self.hasher.map(BackgroundHasher::finish).transpose()?;
+        Ok((digest, self.count))
     }
 }
 
@@ -191,7 +191,7 @@ impl<R: Read> Read for Measured<'_, R> {
         let n = self.inner.read(buf)?;
         if n > 0 {
             if let Some(h) = &mut self.hasher {
-                h.update(&buf[..n]);
+                h.update(&buf[..n])?;
             }
             self.count += n as u64;
             if let Some(cb) = self.on_bytes {
@@ -259,7 +259,7 @@ pub fn walk<R: Read>(raw: R, w: &Walk<'_>) -> Result<LayerFindings, LayerError> 
 fn walk_inner<R: Read>(raw: R, w: &Walk<'_>) -> Result<LayerFindings, LayerError> {
     let mut measured_raw = Measured::new(raw, w.blob_algorithm, w.compressed);
     measured_raw.on_bytes = Some(w.on_bytes);
-    let decoder = Decoder::new(measured_raw).map_err(|e| match e {
+    let decoder = Decoder::new(&mut measured_raw).map_err(|e| match e {
         DecoderError::Io(e) => LayerError::Corrupt(e),
         DecoderError::Unsupported(u) => LayerError::Compression(u),
     })?;
@@ -281,12 +281,15 @@ fn walk_inner<R: Read>(raw: R, w: &Walk<'_>) -> Result<LayerFindings, LayerError
         ));
     }
     // Drain what follows the end-of-archive blocks (padding, compression trailers) so that the
-    // digests cover the whole blob.
+    // digests cover the whole blob. Bytes the decoder read ahead were hashed on their way in.
     io::copy(&mut tracker.inner, &mut io::sink()).map_err(LayerError::Corrupt)?;
-    let (decoder, diff_id, uncompressed_size) = tracker.inner.into_inner().into_parts();
-    let mut raw = decoder.into_inner();
-    io::copy(&mut raw, &mut io::sink()).map_err(LayerError::Corrupt)?;
-    let (blob_digest, compressed_size) = raw.finish();
+    let (diff_id, uncompressed_size) = tracker
+        .inner
+        .into_inner()
+        .finish()
+        .map_err(LayerError::Corrupt)?;
+    io::copy(&mut measured_raw, &mut io::sink()).map_err(LayerError::Corrupt)?;
+    let (blob_digest, compressed_size) = measured_raw.finish().map_err(LayerError::Corrupt)?;
     out.diff_id = diff_id;
     out.uncompressed_size = uncompressed_size;
     out.blob_digest = blob_digest;
@@ -396,6 +399,7 @@ fn analyze_entry<R: Read>(
             path,
             meta,
             reader: &mut counted,
+            spooled: None,
         });
         // Consume what the analyzer left unread, so that a short entry is noticed.
         io::copy(&mut counted, &mut io::sink()).map_err(LayerError::Corrupt)?;
@@ -417,28 +421,39 @@ fn analyze_entry<R: Read>(
             }
         });
     }
-    // Several readers: the size was checked against the analyzers' caps, so this allocation is bounded.
-    let mut content = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
-    entry
-        .take(meta.size)
-        .read_to_end(&mut content)
-        .map_err(LayerError::Corrupt)?;
-    if content.len() as u64 != meta.size {
+    // Several readers: each gets the content from the start, from memory or, when it is large,
+    // from a temporary file.
+    let content = Content::read(entry.take(meta.size), meta.size).map_err(LayerError::Corrupt)?;
+    if content.len() != meta.size {
         return Err(LayerError::Truncated {
             path: path.to_owned(),
             expected: meta.size,
-            got: content.len() as u64,
+            got: content.len(),
         });
     }
     let mut analyzed = Vec::with_capacity(fitting.len());
     for analyzer in fitting {
-        let mut reader: &[u8] = &content;
-        let input = AnalyzerInput {
-            path,
-            meta,
-            reader: &mut reader,
+        let result = match &content {
+            Content::Memory(bytes) => analyzer.analyze(AnalyzerInput {
+                path,
+                meta,
+                reader: &mut &bytes[..],
+                spooled: None,
+            }),
+            Content::File(file, _) => {
+                let mut reader = io::BufReader::new(file);
+                reader
+                    .seek(io::SeekFrom::Start(0))
+                    .map_err(LayerError::Corrupt)?;
+                analyzer.analyze(AnalyzerInput {
+                    path,
+                    meta,
+                    reader: &mut reader,
+                    spooled: Some(file),
+                })
+            }
         };
-        match analyzer.analyze(input) {
+        match result {
             Ok(findings) => analyzed.push(AnalyzedFile {
                 analyzer: analyzer.id(),
                 findings,
@@ -447,6 +462,35 @@ fn analyze_entry<R: Read>(
         }
     }
     Ok(analyzed)
+}
+
+/// Entries larger than this, wanted by several analyzers, are spooled to a temporary file.
+const SPOOL_ABOVE: u64 = 8 * 1024 * 1024;
+
+/// One entry's content, read once for several analyzers.
+enum Content {
+    Memory(Vec<u8>),
+    File(std::fs::File, u64),
+}
+
+impl Content {
+    fn read(mut from: impl Read, size: u64) -> io::Result<Content> {
+        if size <= SPOOL_ABOVE {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            from.read_to_end(&mut bytes)?;
+            return Ok(Content::Memory(bytes));
+        }
+        let mut file = tempfile::tempfile()?;
+        let len = io::copy(&mut from, &mut file)?;
+        Ok(Content::File(file, len))
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Content::Memory(bytes) => bytes.len() as u64,
+            Content::File(_, len) => *len,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -675,6 +719,22 @@ mod tests {
             f.files["/var/lib/dpkg/status"][0].findings.packages.len(),
             1
         );
+    }
+
+    #[test]
+    fn a_large_binary_wanted_twice_is_spooled_and_read_by_both() {
+        let bin = crate::analyzers::gobin::tests::inline_binary_padded(SPOOL_ABOVE as usize);
+        assert!(bin.len() as u64 > SPOOL_ABOVE);
+        let raw = tar(&[Item::Exec("usr/bin/tool", &bin)]);
+        let f = run(&raw, None).unwrap();
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+        let analyzed = &f.files["/usr/bin/tool"];
+        let ids: Vec<&str> = analyzed.iter().map(|a| a.analyzer).collect();
+        assert_eq!(ids, ["go", "rust"]);
+        let go = &analyzed[0].findings.packages;
+        assert!(go.iter().any(|p| p.name == "stdlib"), "{go:?}");
+        assert!(analyzed[1].findings.packages.is_empty());
+        assert_eq!(f.diff_id, Some(Digest::sha256_of(&raw)));
     }
 
     #[test]

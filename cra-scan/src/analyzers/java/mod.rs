@@ -307,6 +307,7 @@ mod tests {
                 path,
                 meta,
                 reader: &mut Cursor::new(bytes.to_vec()),
+                spooled: None,
             })
             .unwrap()
     }

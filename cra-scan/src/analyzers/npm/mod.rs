@@ -284,6 +284,7 @@ mod tests {
             path,
             meta,
             reader: &mut Cursor::new(content.as_bytes().to_vec()),
+            spooled: None,
         })
     }
 

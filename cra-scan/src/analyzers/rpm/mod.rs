@@ -286,6 +286,7 @@ pub(crate) mod tests {
             path,
             meta,
             reader: &mut Cursor::new(bytes.to_vec()),
+            spooled: None,
         })
     }
 
