@@ -479,6 +479,12 @@ async fn artifact_registry_lists_images_through_the_rest_api() {
         "the access token is cached"
     );
     assert_eq!(s.stub.catalog_requests.load(Ordering::SeqCst), 0);
+    let shown = format!("{registry:?}");
+    let pem_body = s.key_json.split("\\n").nth(1).unwrap();
+    assert!(pem_body.len() > 40, "{pem_body}");
+    for secret in [pem_body, ACCESS_TOKEN, "PRIVATE KEY"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
 
     // The same key as base64 (`_json_key_base64`) works too.
     let b64 = base64::engine::general_purpose::STANDARD.encode(&s.key_json);
