@@ -1097,6 +1097,8 @@ async fn gcr_filters_the_catalog_by_project_and_reads_the_tag_extension() {
 }
 
 // Artifact Registry: gcloud artifacts docker images list (names `<project>/<repository>/<image>`).
+// A base outside `<location>-docker.pkg.dev` and a password that is no key list through `_catalog`;
+// the REST listing has its own tests in `gar.rs`.
 #[tokio::test]
 async fn google_artifact_registry_keeps_the_repository_prefix() {
     let mut mixed = names("proj/repo/");
