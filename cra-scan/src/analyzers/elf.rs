@@ -6,7 +6,7 @@
 //! however large the binaries in an image are.
 
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
 use object::read::ReadCache;
 
@@ -55,9 +55,10 @@ pub(crate) fn load(input: &mut AnalyzerInput<'_>) -> Result<Option<Elf>, Analyze
         input.reader.read_to_end(&mut bytes).map_err(io)?;
         return Ok(Some(Elf::Memory(bytes)));
     }
-    let mut file = tempfile::tempfile().map_err(io)?;
+    let mut file = BufWriter::with_capacity(256 * 1024, tempfile::tempfile().map_err(io)?);
     file.write_all(&head).map_err(io)?;
     io::copy(input.reader, &mut file).map_err(io)?;
+    let file = file.into_inner().map_err(|e| io(e.into_error()))?;
     Ok(Some(Elf::File(ReadCache::new(file))))
 }
 

@@ -466,6 +466,8 @@ fn analyze_entry<R: Read>(
 
 /// Entries larger than this, wanted by several analyzers, are spooled to a temporary file.
 const SPOOL_ABOVE: u64 = 8 * 1024 * 1024;
+/// Bytes per write when spooling.
+const SPOOL_BUFFER: usize = 256 * 1024;
 
 /// One entry's content, read once for several analyzers.
 enum Content {
@@ -480,8 +482,9 @@ impl Content {
             from.read_to_end(&mut bytes)?;
             return Ok(Content::Memory(bytes));
         }
-        let mut file = tempfile::tempfile()?;
+        let mut file = io::BufWriter::with_capacity(SPOOL_BUFFER, tempfile::tempfile()?);
         let len = io::copy(&mut from, &mut file)?;
+        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         Ok(Content::File(file, len))
     }
 
