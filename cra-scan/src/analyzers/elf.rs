@@ -15,7 +15,7 @@ use super::{AnalyzerError, AnalyzerInput};
 const MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// Executables up to this size are read into memory.
-pub(crate) const IN_MEMORY: u64 = 8 * 1024 * 1024;
+pub(crate) const IN_MEMORY: u64 = 4 * 1024 * 1024;
 
 /// An ELF file's bytes, in memory or in a file.
 pub(crate) enum Elf {
