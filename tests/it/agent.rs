@@ -1,13 +1,13 @@
 //! The agent in-process against the real CNCF registry (htpasswd auth) on loopback, with a local
 //! callback receiver standing in for the broker client.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cra_cli::agent::callback::RetryPolicy;
 use cra_cli::agent::{Settings, TlsFiles};
 use cra_core::{RegistryCredentials, RegistryKind, Secret};
 use cra_tests::agent::{debian_layer, CallbackReceiver, RunningAgent};
+use cra_tests::logs::CapturedLogs;
 use cra_tests::registry::{free_port, generate_tls, registry_available, Auth, RegistryServer};
 use serde_json::{json, Value};
 
@@ -379,33 +379,13 @@ async fn agent_retries_callbacks_until_the_receiver_is_back() {
     agent.stop().await;
 }
 
-/// A writer that keeps everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn agent_logs_never_contain_credentials() {
     if !registry_available() {
         return;
     }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
     // The test runtime is single-threaded, so the agent's tasks log through this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = CapturedLogs::start(tracing::Level::TRACE);
 
     let server = RegistryServer::start(Auth::htpasswd(USER, PASS)).await;
     let layer = debian_layer(&[("bash", "5.2.15-2+b2")]);
@@ -429,7 +409,7 @@ async fn agent_logs_never_contain_credentials() {
     receiver.wait_for(4, Duration::from_secs(30)).await;
     agent.stop().await;
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("logs")).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("scan queued"),
         "the agent logged nothing: {logs}"

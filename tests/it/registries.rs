@@ -19,6 +19,7 @@ use axum::Router;
 use cra_core::manifest::{media_type, select_platform};
 use cra_core::{Digest, ErrorKind, Manifest, PageRequest, Platform, Registry, Secret};
 use cra_registries::{generic, ConnectOptions};
+use cra_tests::logs::CapturedLogs;
 use cra_tests::registry::{registry_available, Auth, RegistryServer, StubServer};
 use futures_util::StreamExt;
 
@@ -604,33 +605,9 @@ async fn a_refused_cached_token_is_renewed_once() {
     );
 }
 
-/// Collects log output in memory.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("log buffer poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn debug_logs_carry_no_secrets_or_signed_queries() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::start(tracing::Level::DEBUG);
 
     let storage =
         StubServer::spawn(Router::new().route("/bucket/blob", get(|| async { "blob" }))).await;
@@ -672,7 +649,7 @@ async fn debug_logs_carry_no_secrets_or_signed_queries() {
     assert!(err.is_none(), "{err:?}");
     assert_eq!(bytes, b"blob");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("following redirect"), "{text}");
     assert!(text.contains("/bucket/blob"), "{text}");
     for secret in [

@@ -3,4 +3,5 @@
 pub mod agent;
 pub mod broker;
 pub mod image;
+pub mod logs;
 pub mod registry;

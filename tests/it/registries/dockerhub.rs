@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cra_core::{ErrorKind, PageRequest, RegistryCredentials, RegistryKind, Secret};
 use cra_registries::{connect, ConnectOptions};
+use cra_tests::logs::CapturedLogs;
 use cra_tests::registry::StubServer;
 use serde_json::json;
 
@@ -75,30 +76,9 @@ async fn manifest(State(stub): State<Stub>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-/// Collects log output in memory.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn docker_hub_pull_quota_is_warned_about_and_reported_when_used_up() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::start(tracing::Level::WARN);
 
     let stub = Stub::default();
     let router = Router::new()
@@ -145,7 +125,7 @@ async fn docker_hub_pull_quota_is_warned_about_and_reported_when_used_up() {
         "a used-up quota is not retried"
     );
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let warnings: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("pull quota is running low"))

@@ -33,6 +33,7 @@ use axum::{Form, Json, Router};
 use base64::Engine as _;
 use cra_core::{ErrorKind, PageRequest, Registry, RegistryCredentials, RegistryKind, Secret};
 use cra_registries::{connect, ConnectOptions};
+use cra_tests::logs::CapturedLogs;
 use cra_tests::registry::StubServer;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
@@ -578,30 +579,9 @@ async fn artifact_registry_missing_repository_and_rate_limit() {
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
 }
 
-/// Collects log output in memory.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn artifact_registry_falls_back_to_the_catalog_when_the_api_refuses() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::start(tracing::Level::DEBUG);
 
     let s = setup().await;
     let registry = s.registry("/proj/locked", "_json_key", &s.key_json).await;
@@ -616,7 +596,7 @@ async fn artifact_registry_falls_back_to_the_catalog_when_the_api_refuses() {
     );
     assert_eq!(s.stub.catalog_requests.load(Ordering::SeqCst), 2);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert_eq!(
         text.matches("falling back to /v2/_catalog").count(),
         1,
