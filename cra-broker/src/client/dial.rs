@@ -75,8 +75,11 @@ async fn dial_inner(
     let host = url.host_str().ok_or(DialError::Url)?.to_owned();
     let port = url.port_or_known_default().ok_or(DialError::Url)?;
     let secure = url.scheme() == "wss";
-    let tcp = match proxy_for(secure, &host) {
-        Some(proxy) => through_proxy(&proxy, &host, port).await?,
+    let tcp = match config.proxy.for_host(secure, &host) {
+        Some(proxy) => {
+            tracing::debug!(proxy = %super::proxy::display(proxy), "dialling through a proxy");
+            through_proxy(proxy, &host, port).await?
+        }
         None => TcpStream::connect((host.as_str(), port))
             .await
             .map_err(DialError::Connect)?,
@@ -113,34 +116,6 @@ async fn dial_inner(
         .await
         .map_err(|e| DialError::Handshake(Box::new(e)))?;
     Ok(socket)
-}
-
-/// The proxy for a host, from `HTTPS_PROXY`/`HTTP_PROXY` and `NO_PROXY` (either case).
-fn proxy_for(secure: bool, host: &str) -> Option<url::Url> {
-    let env = |name: &str| {
-        std::env::var(name)
-            .or_else(|_| std::env::var(name.to_ascii_lowercase()))
-            .ok()
-    };
-    let proxy = if secure {
-        env("HTTPS_PROXY")
-    } else {
-        env("HTTP_PROXY")
-    }?;
-    let no_proxy = env("NO_PROXY").unwrap_or_default();
-    let excluded = no_proxy
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .any(|entry| {
-            entry == "*"
-                || host == entry.trim_start_matches('.')
-                || host.ends_with(&format!(".{}", entry.trim_start_matches('.')))
-        });
-    if excluded {
-        return None;
-    }
-    url::Url::parse(&proxy).ok()
 }
 
 async fn through_proxy(proxy: &url::Url, host: &str, port: u16) -> Result<TcpStream, DialError> {

@@ -4,6 +4,7 @@
 //! - [`settings`]: the stock environment variables, validated into a [`ClientConfig`];
 //! - [`credentials`]: `CR_CREDENTIALS`, built as the stock deployment builds it;
 //! - [`dial`]: proxy, TLS and websocket handshake;
+//! - [`proxy`]: `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`;
 //! - `forward`: tunnel request → filter → agent → `/response-data` stream or ack;
 //! - `local`: the local port (`/healthcheck`, `/systemcheck`, callbacks through the tunnel);
 //! - [`backoff`]: reconnect delays.
@@ -31,6 +32,7 @@ pub mod credentials;
 pub mod dial;
 mod forward;
 mod local;
+pub mod proxy;
 pub mod settings;
 
 use std::sync::{Arc, RwLock};
@@ -43,6 +45,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 pub use backoff::Backoff;
+pub use proxy::Proxy;
 pub use settings::Settings;
 
 use crate::error::Error;
@@ -75,6 +78,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Extra CA certificates (PEM) for the server and the agent.
     pub ca_pem: Option<Vec<u8>>,
+    /// The proxies to the server and the agent.
+    pub proxy: Proxy,
     /// Largest body answered by acknowledgement (`SOCKET_MAX_RESPONSE_LENGTH`).
     pub max_ack_body: usize,
     /// Largest callback body accepted on the local port.
@@ -128,9 +133,10 @@ impl BrokerClient {
             path: "CA_CERT".into(),
             source: Box::new(source),
         })?;
-        let mut http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true);
+        let mut http = config.proxy.apply(builder)?;
         if let Some(pem) = &config.ca_pem {
             for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(Error::Http)? {
                 http = http.add_root_certificate(cert);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::credentials::RegistryInputs;
-use super::{Backoff, ClientConfig, Validation};
+use super::{Backoff, ClientConfig, Proxy, Validation};
 use crate::error::{Error, FilterError};
 use crate::filter::{Filter, Vars};
 use crate::session::Timing;
@@ -44,6 +44,12 @@ pub struct Settings {
     pub pong_timeout_ms: Option<u64>,
     /// `SOCKET_MAX_RESPONSE_LENGTH`.
     pub max_response_length: Option<usize>,
+    /// `HTTP_PROXY`: the proxy to `http` servers and agents.
+    pub http_proxy: Option<String>,
+    /// `HTTPS_PROXY`: the proxy to `https` servers and agents.
+    pub https_proxy: Option<String>,
+    /// `NO_PROXY`: hosts reached directly.
+    pub no_proxy: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -53,6 +59,7 @@ impl std::fmt::Debug for Settings {
             .field("cr_agent_url", &self.cr_agent_url)
             .field("registry", &self.registry)
             .field("accept", &self.accept)
+            .field("no_proxy", &self.no_proxy)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +114,11 @@ impl Settings {
             })?),
             None => None,
         };
+        let proxy = Proxy::new(
+            present(&self.http_proxy),
+            present(&self.https_proxy),
+            present(&self.no_proxy),
+        )?;
         let validation = present(&self.validation_url).map(|url| Validation {
             url: expand(url, &vars),
             authorization: present(&self.validation_authorization)
@@ -128,6 +140,7 @@ impl Settings {
             backoff: Backoff::default(),
             connect_timeout: super::dial::CONNECT_TIMEOUT,
             ca_pem,
+            proxy,
             max_ack_body: self.max_response_length.unwrap_or(20_971_520),
             max_local_body: 10 * 1024 * 1024,
             client_id: uuid::Uuid::new_v4().to_string(),

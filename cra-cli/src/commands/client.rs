@@ -98,6 +98,15 @@ pub struct ClientArgs {
     /// The PEM private key of `--https-cert`.
     #[arg(long, env = "HTTPS_KEY")]
     pub https_key: Option<PathBuf>,
+    /// The proxy to `https` servers and agents (also `https_proxy`).
+    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true)]
+    pub https_proxy: Option<String>,
+    /// The proxy to `http` servers and agents (also `http_proxy`).
+    #[arg(long, env = "HTTP_PROXY", hide_env_values = true)]
+    pub http_proxy: Option<String>,
+    /// Hosts reached without a proxy (also `no_proxy`).
+    #[arg(long, env = "NO_PROXY")]
+    pub no_proxy: Option<String>,
 }
 
 impl std::fmt::Debug for ClientArgs {
@@ -138,8 +147,19 @@ impl ClientArgs {
             ping_interval_ms: self.ping_interval_ms,
             pong_timeout_ms: self.pong_timeout_ms,
             max_response_length: self.max_response_length,
+            http_proxy: self.http_proxy.clone().or_else(|| lower_env("http_proxy")),
+            https_proxy: self
+                .https_proxy
+                .clone()
+                .or_else(|| lower_env("https_proxy")),
+            no_proxy: self.no_proxy.clone().or_else(|| lower_env("no_proxy")),
         }
     }
+}
+
+/// The lower-case spelling of a proxy variable, which curl and Node honour too.
+fn lower_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Runs `cra client` until it fails.
