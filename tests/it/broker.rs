@@ -5,3 +5,4 @@ mod cra_pair;
 mod scenario;
 mod stock_client;
 mod stock_server;
+mod tls_proxy;

@@ -378,3 +378,87 @@ impl Drop for StockBroker {
         self.kill();
     }
 }
+
+/// A loopback HTTP `CONNECT` proxy that records the target of every tunnel it opens.
+#[derive(Debug)]
+pub struct ConnectProxy {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    tunnels: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ConnectProxy {
+    /// Starts the proxy on a random loopback port; it opens tunnels to loopback targets only.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let tunnels = Arc::new(Mutex::new(Vec::new()));
+        let seen = tunnels.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(tunnel(stream, seen.clone()));
+            }
+        });
+        Self {
+            addr,
+            tunnels,
+            task,
+        }
+    }
+
+    /// The `host:port` of every tunnel opened so far.
+    pub fn tunnels(&self) -> Vec<String> {
+        self.tunnels.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn tunnel(mut inbound: tokio::net::TcpStream, seen: Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match inbound.read(&mut byte).await {
+            Ok(1) if head.len() < 8192 => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut words = head.split_whitespace();
+    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+        let _ = inbound
+            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        return;
+    };
+    let target = target.to_owned();
+    // Nothing a test runs may leave the machine.
+    let outbound = match target.strip_prefix("127.0.0.1:") {
+        Some(_) => tokio::net::TcpStream::connect(&target).await.ok(),
+        None => None,
+    };
+    let Some(mut outbound) = outbound else {
+        let _ = inbound
+            .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        return;
+    };
+    if let Ok(mut tunnels) = seen.lock() {
+        tunnels.push(target);
+    }
+    if inbound
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await
+        .is_ok()
+    {
+        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+    }
+}
