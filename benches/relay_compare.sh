@@ -2,6 +2,9 @@
 # Relay throughput and added latency, the cra pair (cra server + cra client) against the stock
 # pair (snyk-broker server + client), side by side on loopback, with curl.
 #
+# "relay CPU ms" is the CPU time (user + system) the server and the client of a pair spend on
+# one response, averaged over the rounds: unlike the throughput, it hardly moves with machine load.
+#
 # Needs: curl, python3, node, the stock broker installed by .ci/install-broker.sh (or
 # CRA_STOCK_BROKER=<npm prefix holding it and config.default.json).
 # Usage: benches/relay_compare.sh [size-in-MB (100)] [latency requests (200)]
@@ -67,13 +70,17 @@ cp cra-broker/src/filter/container-registry-agent.json "$WORK/client-accept.json
 CLIENT_ENV=(BROKER_TOKEN=$TOKEN CR_AGENT_URL=http://127.0.0.1:$AGENT CR_CREDENTIALS=e30K LOG_LEVEL=error)
 
 env PORT=$CRA_SERVER LOG_LEVEL=error "$CRA" server & PIDS+=($!)
+CRA_PIDS=$!
 env "${CLIENT_ENV[@]}" PORT=$CRA_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$CRA_SERVER "$CRA" client & PIDS+=($!)
-(cd "$WORK" && env PORT=$STOCK_SERVER ACCEPT="$WORK/server-accept.json" BROKER_TYPE=server LOG_LEVEL=error \
+CRA_PIDS="$CRA_PIDS $!"
+(cd "$WORK" && exec env PORT=$STOCK_SERVER ACCEPT="$WORK/server-accept.json" BROKER_TYPE=server LOG_LEVEL=error \
   node "$STOCK_CLI" server >/dev/null 2>&1) & PIDS+=($!)
-(cd "$WORK" && env "${CLIENT_ENV[@]}" PORT=$STOCK_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$STOCK_SERVER \
+STOCK_PIDS=$!
+(cd "$WORK" && exec env "${CLIENT_ENV[@]}" PORT=$STOCK_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$STOCK_SERVER \
   BROKER_CLIENT_URL=http://127.0.0.1:$STOCK_CLIENT ACCEPT="$WORK/client-accept.json" \
   ACCEPT_ESSENTIALS=false ACCEPT_GIT=false ACCEPT_IAC=false ACCEPT_LARGE_MANIFESTS=false ACCEPT_CUSTOM_PR_TEMPLATES=false \
   IPV6_CONNECTIVITY_CHECK_ENABLED=false PREFLIGHT_CHECKS_ENABLED=false node "$STOCK_CLI" client >/dev/null 2>&1) & PIDS+=($!)
+STOCK_PIDS="$STOCK_PIDS $!"
 
 wait_connected() {
   for _ in $(seq 1 300); do
@@ -84,36 +91,45 @@ wait_connected() {
 }
 wait_connected "$CRA_SERVER"; wait_connected "$STOCK_SERVER"
 
-# Best of three: seconds for one full response.
-throughput() {
-  local best=
-  for _ in 1 2 3; do
-    local t
-    t=$(curl -sf -o /dev/null -w '%{time_total}' "$1")
-    best=$(python3 -c "print(min(float('$t'), float('${best:-$t}')))")
-  done
-  echo "$best"
-}
+# CPU time (user + system, in clock ticks) used so far by the given processes, all threads.
+cpu_ticks() { local t=0; for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$t"; }
+# One full response: seconds.
+fetch() { curl -sf -o /dev/null -w '%{time_total}' "$1"; }
+
+# Five rounds, the pairs taking turns so that both see the same machine load; each pair's best
+# round counts, and its relay CPU (server + client) is averaged over the rounds.
+ROUNDS=5
+DIRECT_T=9e9; CRA_T=9e9; STOCK_T=9e9; CRA_CPU=0; STOCK_CPU=0
+best() { python3 -c "print(min(float('$1'), float('$2')))"; }
+for _ in $(seq 1 "$ROUNDS"); do
+  DIRECT_T=$(best "$DIRECT_T" "$(fetch "http://127.0.0.1:$AGENT/list/big/$SIZE")")
+  before=$(cpu_ticks $CRA_PIDS)
+  CRA_T=$(best "$CRA_T" "$(fetch "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/list/big/$SIZE")")
+  CRA_CPU=$((CRA_CPU + $(cpu_ticks $CRA_PIDS) - before))
+  before=$(cpu_ticks $STOCK_PIDS)
+  STOCK_T=$(best "$STOCK_T" "$(fetch "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/list/big/$SIZE")")
+  STOCK_CPU=$((STOCK_CPU + $(cpu_ticks $STOCK_PIDS) - before))
+done
+TICK=$(getconf CLK_TCK)
+CRA_CPU=$(python3 -c "print($CRA_CPU * 1000 / $TICK / $ROUNDS)")
+STOCK_CPU=$(python3 -c "print($STOCK_CPU * 1000 / $TICK / $ROUNDS)")
 # p50 of REQUESTS sequential small GETs, in milliseconds (curl's own timing, not its start-up).
 latency() {
   for _ in $(seq 1 "$REQUESTS"); do curl -sf -o /dev/null -w '%{time_total}\n' "$1"; done |
     python3 -c 'import sys, statistics; print("%.3f" % (statistics.median(float(l) for l in sys.stdin) * 1000))'
 }
 
-DIRECT_T=$(throughput "http://127.0.0.1:$AGENT/list/big/$SIZE")
-CRA_T=$(throughput "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/list/big/$SIZE")
-STOCK_T=$(throughput "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/list/big/$SIZE")
 DIRECT_L=$(latency "http://127.0.0.1:$AGENT/healthcheck")
 CRA_L=$(latency "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/healthcheck")
 STOCK_L=$(latency "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/healthcheck")
 
-python3 - "$SIZE" "$DIRECT_T" "$CRA_T" "$STOCK_T" "$DIRECT_L" "$CRA_L" "$STOCK_L" <<'PY'
+python3 - "$SIZE" "$DIRECT_T" "$CRA_T" "$STOCK_T" "$DIRECT_L" "$CRA_L" "$STOCK_L" "$CRA_CPU" "$STOCK_CPU" <<'PY'
 import sys
-size, dt, ct, st, dl, cl, sl = (float(x) for x in sys.argv[1:])
+size, dt, ct, st, dl, cl, sl, cc, sc = (float(x) for x in sys.argv[1:])
 mbps = lambda t: size / t / 1e6
-print(f"{'':18}{'throughput MB/s':>18}{'p50 latency ms':>17}{'added p50 ms':>15}")
-print(f"{'direct to agent':18}{mbps(dt):>18.0f}{dl:>17.3f}{'-':>15}")
-print(f"{'cra pair':18}{mbps(ct):>18.0f}{cl:>17.3f}{cl - dl:>15.3f}")
-print(f"{'stock pair':18}{mbps(st):>18.0f}{sl:>17.3f}{sl - dl:>15.3f}")
-print(f"throughput ratio cra/stock: {st / ct:.1f}x")
+print(f"{'':18}{'throughput MB/s':>18}{'relay CPU ms':>14}{'p50 latency ms':>17}{'added p50 ms':>15}")
+print(f"{'direct to agent':18}{mbps(dt):>18.0f}{'-':>14}{dl:>17.3f}{'-':>15}")
+print(f"{'cra pair':18}{mbps(ct):>18.0f}{cc:>14.0f}{cl:>17.3f}{cl - dl:>15.3f}")
+print(f"{'stock pair':18}{mbps(st):>18.0f}{sc:>14.0f}{sl:>17.3f}{sl - dl:>15.3f}")
+print(f"throughput ratio cra/stock: {st / ct:.1f}x; relay CPU per response stock/cra: {sc / cc:.1f}x")
 PY
