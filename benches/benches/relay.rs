@@ -3,7 +3,8 @@
 //! A stub agent streams the response; the cra client and server run in-process.
 //! `relay/100MB` is one 100 MB response through `/broker/<token>/…`;
 //! `latency/direct` and `latency/relayed` are one small GET straight to the agent and through
-//! the pair, so their difference is the latency the relay adds.
+//! the pair, so their difference is the latency the relay adds; `latency/relayed-ack` is the
+//! same GET answered on the websocket (`x-broker-ws-response`) instead of by a response stream.
 //! `benches/relay_compare.sh` measures the stock pair side by side with the same requests.
 
 // criterion's macros generate items without documentation.
@@ -107,7 +108,11 @@ async fn start() -> (SocketAddr, SocketAddr) {
 }
 
 async fn drain(http: &reqwest::Client, url: &str) -> u64 {
-    let response = http.get(url).send().await.expect("request");
+    drain_request(http.get(url), url).await
+}
+
+async fn drain_request(request: reqwest::RequestBuilder, url: &str) -> u64 {
+    let response = request.send().await.expect("request");
     assert!(
         response.status().is_success(),
         "{url}: {}",
@@ -150,6 +155,12 @@ fn relay(c: &mut Criterion) {
     });
     group.bench_function("relayed", |b| {
         b.to_async(&runtime).iter(|| drain(&http, &relayed))
+    });
+    group.bench_function("relayed-ack", |b| {
+        b.to_async(&runtime).iter(|| {
+            let request = http.get(&relayed).header("x-broker-ws-response", "true");
+            drain_request(request, &relayed)
+        })
     });
     group.finish();
 }
