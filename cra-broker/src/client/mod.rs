@@ -9,6 +9,12 @@
 //! - `local`: the local port (`/healthcheck`, `/systemcheck`, callbacks through the tunnel);
 //! - [`backoff`]: reconnect delays.
 //!
+//! The client keeps one tunnel, in the `primary` role.
+//! The stock client opens a second, `secondary`, tunnel for the same token, but that is not part
+//! of the wire contract: a server serves each request from one ready tunnel of the token (the
+//! stock server the one that identified last), answers arrive by their own `/response-data`
+//! POST, and the stock server serves a single-tunnel client in full.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), cra_broker::Error> {
 //! use cra_broker::client::{BrokerClient, Settings};
