@@ -379,39 +379,64 @@ impl Drop for StockBroker {
     }
 }
 
-/// A loopback HTTP `CONNECT` proxy that records the target of every tunnel it opens.
+/// A loopback HTTP proxy: it opens `CONNECT` tunnels and forwards plain requests in absolute
+/// form, to loopback targets only, and records what it did.
 #[derive(Debug)]
 pub struct ConnectProxy {
     /// Where it listens.
     pub addr: SocketAddr,
-    tunnels: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Vec<Proxied>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What the proxy did for one inbound connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Proxied {
+    Tunnel(String),
+    Forward(String),
+}
+
 impl ConnectProxy {
-    /// Starts the proxy on a random loopback port; it opens tunnels to loopback targets only.
+    /// Starts the proxy on a random loopback port.
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        let tunnels = Arc::new(Mutex::new(Vec::new()));
-        let seen = tunnels.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(tunnel(stream, seen.clone()));
+                tokio::spawn(proxy_connection(stream, log.clone()));
             }
         });
-        Self {
-            addr,
-            tunnels,
-            task,
-        }
+        Self { addr, seen, task }
     }
 
-    /// The `host:port` of every tunnel opened so far.
+    fn seen(&self) -> Vec<Proxied> {
+        self.seen.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// The `host:port` of every `CONNECT` tunnel opened so far.
     pub fn tunnels(&self) -> Vec<String> {
-        self.tunnels.lock().map(|t| t.clone()).unwrap_or_default()
+        self.seen()
+            .into_iter()
+            .filter_map(|p| match p {
+                Proxied::Tunnel(target) => Some(target),
+                Proxied::Forward(_) => None,
+            })
+            .collect()
+    }
+
+    /// The `host:port` of every connection that forwarded plain requests so far.
+    pub fn forwards(&self) -> Vec<String> {
+        self.seen()
+            .into_iter()
+            .filter_map(|p| match p {
+                Proxied::Forward(target) => Some(target),
+                Proxied::Tunnel(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -421,7 +446,7 @@ impl Drop for ConnectProxy {
     }
 }
 
-async fn tunnel(mut inbound: tokio::net::TcpStream, seen: Arc<Mutex<Vec<String>>>) {
+async fn proxy_connection(mut inbound: tokio::net::TcpStream, seen: Arc<Mutex<Vec<Proxied>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -431,18 +456,30 @@ async fn tunnel(mut inbound: tokio::net::TcpStream, seen: Arc<Mutex<Vec<String>>
             _ => return,
         }
     }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let mut words = head.split_whitespace();
-    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
-        let _ = inbound
-            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
-            .await;
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut words = text.split_whitespace();
+    let (Some(method), Some(target)) = (words.next(), words.next()) else {
         return;
     };
-    let target = target.to_owned();
+    // `CONNECT 127.0.0.1:80`, or `GET http://127.0.0.1:80/path` sent on as `GET /path`.
+    let (proxied, authority, rewritten) = if method == "CONNECT" {
+        (Proxied::Tunnel(target.to_owned()), target.to_owned(), None)
+    } else {
+        let Some(rest) = target.strip_prefix("http://") else {
+            return;
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let path = if path.is_empty() { "/" } else { path };
+        let rewritten = text.replacen(target, path, 1);
+        (
+            Proxied::Forward(authority.to_owned()),
+            authority.to_owned(),
+            Some(rewritten),
+        )
+    };
     // Nothing a test runs may leave the machine.
-    let outbound = match target.strip_prefix("127.0.0.1:") {
-        Some(_) => tokio::net::TcpStream::connect(&target).await.ok(),
+    let outbound = match authority.strip_prefix("127.0.0.1:") {
+        Some(_) => tokio::net::TcpStream::connect(&authority).await.ok(),
         None => None,
     };
     let Some(mut outbound) = outbound else {
@@ -451,14 +488,18 @@ async fn tunnel(mut inbound: tokio::net::TcpStream, seen: Arc<Mutex<Vec<String>>
             .await;
         return;
     };
-    if let Ok(mut tunnels) = seen.lock() {
-        tunnels.push(target);
+    if let Ok(mut log) = seen.lock() {
+        log.push(proxied);
     }
-    if inbound
-        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        .await
-        .is_ok()
-    {
+    let ready = match rewritten {
+        None => {
+            inbound
+                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .await
+        }
+        Some(head) => outbound.write_all(head.as_bytes()).await,
+    };
+    if ready.is_ok() {
         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
     }
 }

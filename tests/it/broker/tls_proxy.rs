@@ -321,3 +321,38 @@ async fn cra_client_reaches_the_server_through_a_connect_proxy() {
     .await
     .expect("the scenario finishes in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_proxy_carries_the_tunnel_and_the_plain_http_calls() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (agent, agent_log) = stub_agent().await;
+        let (upstream, _) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let server_url = format!("http://{}", server.addr);
+        let proxy = ConnectProxy::start().await;
+        let mut settings = client_settings(&server_url, agent.addr);
+        settings.http_proxy = Some(proxy.addr.to_string());
+        let _client = cra_client(settings).await;
+        scenario::wait_connected(&server_url).await;
+        let response = scenario::http()
+            .get(format!("{server_url}/broker/{TOKEN}/list/via-proxy"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(agent_log.matching("/list/via-proxy").len(), 1);
+        // The websocket is tunnelled; the response stream to the server and the call to the
+        // agent are forwarded (the stock client proxies its downstream calls too).
+        let tunnels = proxy.tunnels();
+        assert!(!tunnels.is_empty(), "the websocket did not use the proxy");
+        assert!(
+            tunnels.iter().all(|t| *t == server.addr.to_string()),
+            "{tunnels:?}"
+        );
+        let forwards = proxy.forwards();
+        assert!(forwards.contains(&server.addr.to_string()), "{forwards:?}");
+        assert!(forwards.contains(&agent.addr.to_string()), "{forwards:?}");
+    })
+    .await
+    .expect("the scenario finishes in time");
+}
