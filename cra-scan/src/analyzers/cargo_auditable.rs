@@ -14,7 +14,7 @@
 use std::io::Read;
 
 use cra_core::{Ecosystem, Package};
-use object::{Object, ObjectSection, ReadRef};
+use object::ReadRef;
 use serde::Deserialize;
 
 use super::elf::{self, Elf};
@@ -87,8 +87,7 @@ impl Analyzer for CargoAuditableAnalyzer {
 
 /// The `.dep-v0` section's bytes, copied out of the file.
 fn dep_section<'a, R: ReadRef<'a>>(data: R) -> Option<Vec<u8>> {
-    let file = object::File::parse(data).ok()?;
-    Some(file.section_by_name(".dep-v0")?.data().ok()?.to_vec())
+    Some(elf::section(data, b".dep-v0")?.to_vec())
 }
 
 /// Inflates and reads the dependency JSON.

@@ -8,14 +8,17 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
+use object::elf::{FileHeader32, FileHeader64};
+use object::read::elf::{FileHeader, SectionHeader};
 use object::read::ReadCache;
+use object::{Endianness, FileKind, ReadRef};
 
 use super::{AnalyzerError, AnalyzerInput};
 
 const MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// Executables up to this size are read into memory.
-pub(crate) const IN_MEMORY: u64 = 4 * 1024 * 1024;
+pub(crate) const IN_MEMORY: u64 = 1024 * 1024;
 
 /// An ELF file's bytes, in memory or in a file.
 pub(crate) enum Elf {
@@ -63,6 +66,28 @@ pub(crate) fn load(input: &mut AnalyzerInput<'_>) -> Result<Option<Elf>, Analyze
 }
 
 /// Writes small ELF64 files for tests: named sections at given virtual addresses.
+/// The bytes of the section called `name`, found through the section headers alone: unlike a
+/// full parse, this does not load the symbol tables, which are large in unstripped binaries.
+pub(crate) fn section<'a, R: ReadRef<'a>>(data: R, name: &[u8]) -> Option<&'a [u8]> {
+    match FileKind::parse(data).ok()? {
+        FileKind::Elf32 => section_in::<FileHeader32<Endianness>, R>(data, name),
+        FileKind::Elf64 => section_in::<FileHeader64<Endianness>, R>(data, name),
+        _ => None,
+    }
+}
+
+fn section_in<'a, H, R>(data: R, name: &[u8]) -> Option<&'a [u8]>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'a>,
+{
+    let header = H::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    let sections = header.sections(endian, data).ok()?;
+    let (_, section) = sections.section_by_name(endian, name)?;
+    section.data(endian, data).ok()
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     /// (name, virtual address, flags, data)

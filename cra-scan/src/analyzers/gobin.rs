@@ -81,34 +81,63 @@ fn candidate_region<'a, R: ReadRef<'a>>(file: &object::File<'a, R>) -> Option<(u
 
 /// Returns the Go version and the module info text of a Go ELF binary.
 pub(crate) fn build_info<'a, R: ReadRef<'a>>(data: R) -> Option<(String, String)> {
-    let file = object::File::parse(data).ok()?;
-    let (_addr, region) = candidate_region(&file)?;
-    let window = &region[..region.len().min(64 * 1024)];
-    let start = (0..window.len())
-        .step_by(16)
-        .find(|&i| window[i..].starts_with(MAGIC) && window.len() - i >= 32)?;
-    let header = &region[start..];
-    let ptr_size = usize::from(header[14]);
-    let flags = header[15];
-    let (version, modinfo) = if flags & 0x02 != 0 {
-        let (version, used) = varint_bytes(header.get(32..)?)?;
-        let (modinfo, _) = varint_bytes(header.get(32 + used..)?)?;
-        (version.to_vec(), modinfo.to_vec())
-    } else {
-        if ptr_size != 4 && ptr_size != 8 {
-            return None;
+    // The common case (Go ≥ 1.18, section present) reads only the section headers and the
+    // section, not the symbol tables that a full parse would load.
+    let (version, modinfo) = match elf::section(data, b".go.buildinfo")
+        .and_then(find_header)
+        .and_then(inline_strings)
+    {
+        Some(found) => found,
+        None => {
+            let file = object::File::parse(data).ok()?;
+            let (_addr, region) = candidate_region(&file)?;
+            let header = find_header(region)?;
+            match inline_strings(header) {
+                Some(found) => found,
+                None => pointed_strings(&file, header)?,
+            }
         }
-        let big = flags & 0x01 != 0;
-        let version_ptr = read_ptr(header.get(16..16 + ptr_size)?, big);
-        let modinfo_ptr = read_ptr(header.get(16 + ptr_size..16 + 2 * ptr_size)?, big);
-        let version = go_string(&file, version_ptr, ptr_size, big)?;
-        let modinfo = go_string(&file, modinfo_ptr, ptr_size, big).unwrap_or_default();
-        (version, modinfo)
     };
     Some((
         String::from_utf8_lossy(&version).into_owned(),
         strip_sentinels(&modinfo),
     ))
+}
+
+/// The build info header: the magic at a 16-byte boundary in the first 64 KiB of `region`.
+fn find_header(region: &[u8]) -> Option<&[u8]> {
+    let window = &region[..region.len().min(64 * 1024)];
+    let start = (0..window.len())
+        .step_by(16)
+        .find(|&i| window[i..].starts_with(MAGIC) && window.len() - i >= 32)?;
+    Some(&region[start..])
+}
+
+/// Go ≥ 1.18: the version and module info follow the header as length-prefixed strings.
+fn inline_strings(header: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    if header[15] & 0x02 == 0 {
+        return None;
+    }
+    let (version, used) = varint_bytes(header.get(32..)?)?;
+    let (modinfo, _) = varint_bytes(header.get(32 + used..)?)?;
+    Some((version.to_vec(), modinfo.to_vec()))
+}
+
+/// Go < 1.18: the header points at string headers elsewhere in the binary.
+fn pointed_strings<'a, R: ReadRef<'a>>(
+    file: &object::File<'a, R>,
+    header: &[u8],
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let ptr_size = usize::from(header[14]);
+    if ptr_size != 4 && ptr_size != 8 {
+        return None;
+    }
+    let big = header[15] & 0x01 != 0;
+    let version_ptr = read_ptr(header.get(16..16 + ptr_size)?, big);
+    let modinfo_ptr = read_ptr(header.get(16 + ptr_size..16 + 2 * ptr_size)?, big);
+    let version = go_string(file, version_ptr, ptr_size, big)?;
+    let modinfo = go_string(file, modinfo_ptr, ptr_size, big).unwrap_or_default();
+    Some((version, modinfo))
 }
 
 fn read_ptr(bytes: &[u8], big: bool) -> u64 {

@@ -465,7 +465,7 @@ fn analyze_entry<R: Read>(
 }
 
 /// Entries larger than this, wanted by several analyzers, are spooled to a temporary file.
-const SPOOL_ABOVE: u64 = 4 * 1024 * 1024;
+const SPOOL_ABOVE: u64 = 1024 * 1024;
 /// Bytes per write when spooling.
 const SPOOL_BUFFER: usize = 256 * 1024;
 
