@@ -32,7 +32,7 @@ pub enum DialError {
     #[error("cannot connect")]
     Connect(#[source] std::io::Error),
     /// TLS failure.
-    #[error("TLS handshake failed")]
+    #[error("TLS handshake failed (the server certificate must chain to a web root or to a CA in CA_CERT)")]
     Tls(#[source] std::io::Error),
     /// Websocket handshake failure.
     #[error("websocket handshake failed")]
