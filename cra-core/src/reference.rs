@@ -1,9 +1,12 @@
 //! Image references: `host[:port]/path[:tag][@digest]`, with Docker Hub normalisation.
 //!
-//! Parsing follows the distribution reference grammar (through `oci_spec::distribution::Reference`):
-//! a first path component with a `.` or `:`, or `localhost`, is the registry host; otherwise the
-//! reference is on Docker Hub, and a one-component name gets the `library/` namespace.
+//! Parsing follows the distribution reference grammar: a first path component with a `.` or `:`,
+//! or `localhost`, is the registry host; otherwise the reference is on Docker Hub, and a
+//! one-component name gets the `library/` namespace.
 //! A reference with neither tag nor digest gets the tag `latest`.
+//!
+//! The grammar is checked by hand rather than by `oci_spec`'s reference regex: compiling that
+//! regex takes some 20 MB of heap for a moment, a third of a scan's memory budget.
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,13 +29,12 @@ pub struct Reference {
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
     /// The string does not follow the reference grammar.
-    #[error("invalid image reference {input:?}")]
+    #[error("invalid image reference {input:?}: {reason}")]
     Invalid {
         /// The rejected input.
         input: String,
-        /// The parser's reason.
-        #[source]
-        source: oci_spec::distribution::ParseError,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// The repository path has characters the distribution spec does not allow.
     #[error("invalid image reference {input:?}: repository names are lowercase")]
@@ -102,35 +104,145 @@ impl Reference {
     }
 }
 
+/// The longest repository path the distribution spec allows.
+const MAX_REPOSITORY_LEN: usize = 255;
+/// The longest tag.
+const MAX_TAG_LEN: usize = 128;
+
 impl FromStr for Reference {
     type Err = ReferenceError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parsed = oci_spec::distribution::Reference::from_str(s).map_err(|source| {
-            ReferenceError::Invalid {
-                input: s.to_owned(),
-                source,
-            }
-        })?;
-        if parsed.repository().chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(ReferenceError::Uppercase {
-                input: s.to_owned(),
-            });
+        let invalid = |reason| ReferenceError::Invalid {
+            input: s.to_owned(),
+            reason,
+        };
+        if s.is_empty() {
+            return Err(invalid("it is empty"));
         }
-        let digest = parsed
-            .digest()
-            .map(Digest::from_str)
-            .transpose()
-            .map_err(|source| ReferenceError::Digest {
-                input: s.to_owned(),
-                source,
-            })?;
+        let (rest, digest) = match s.split_once('@') {
+            Some((rest, d)) => {
+                let digest = Digest::from_str(d).map_err(|source| ReferenceError::Digest {
+                    input: s.to_owned(),
+                    source,
+                })?;
+                (rest, Some(digest))
+            }
+            None => (s, None),
+        };
+        // A `:` after the last `/` starts the tag; one before it belongs to a port.
+        let (name, tag) = match rest.rfind(':') {
+            Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+            _ => (rest, None),
+        };
+        if let Some(tag) = tag {
+            if !valid_tag(tag) {
+                return Err(invalid("the tag is not [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"));
+            }
+        }
+        let (registry, path) = match name.split_once('/') {
+            Some((first, path))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                if !valid_host(first) {
+                    return Err(invalid(
+                        "the registry is not a host name with an optional port",
+                    ));
+                }
+                (first, path)
+            }
+            _ => (DOCKER_HUB, name),
+        };
+        for component in path.split('/') {
+            if !valid_path_component(component) {
+                return Err(if valid_path_component(&component.to_ascii_lowercase()) {
+                    ReferenceError::Uppercase {
+                        input: s.to_owned(),
+                    }
+                } else {
+                    invalid("a path component is not lowercase letters and digits joined by '.', '_', '__' or dashes")
+                });
+            }
+        }
+        let registry = if registry == "index.docker.io" {
+            DOCKER_HUB
+        } else {
+            registry
+        };
+        let repository = if registry == DOCKER_HUB && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path.to_owned()
+        };
+        if repository.len() > MAX_REPOSITORY_LEN {
+            return Err(invalid("the repository name is longer than 255 characters"));
+        }
         Ok(Reference::new(
-            parsed.registry(),
-            parsed.repository(),
-            parsed.tag().map(str::to_owned),
+            registry,
+            repository,
+            tag.map(str::to_owned),
             digest,
         ))
+    }
+}
+
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
+fn valid_tag(tag: &str) -> bool {
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    match tag.as_bytes() {
+        [first, rest @ ..] => {
+            tag.len() <= MAX_TAG_LEN
+                && word(*first)
+                && rest.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+        }
+        [] => false,
+    }
+}
+
+/// `host[:port]`, the host being dot-separated labels of letters, digits and inner dashes.
+fn valid_host(domain: &str) -> bool {
+    let (host, port) = match domain.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (domain, None),
+    };
+    let label_ok = |label: &str| {
+        let b = label.as_bytes();
+        !b.is_empty()
+            && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+    };
+    host.split('.').all(label_ok)
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Lowercase letters and digits, in runs joined by `.`, `_`, `__` or one or more `-`.
+fn valid_path_component(component: &str) -> bool {
+    let b = component.as_bytes();
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && alnum(b[i]) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i == b.len() {
+            return true;
+        }
+        let sep = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let ok = match &b[sep..i] {
+            b"." | b"_" | b"__" => true,
+            dashes => dashes.iter().all(|&c| c == b'-'),
+        };
+        if !ok {
+            return false;
+        }
     }
 }
 
@@ -193,6 +305,60 @@ mod tests {
         for bad in ["", "UPPER/case", "a b", "x@sha256:abc", "host:port:bad/x"] {
             let err = bad.parse::<Reference>().unwrap_err();
             assert!(err.to_string().contains("image reference"), "{bad}: {err}");
+        }
+        assert!(matches!(
+            "team/App".parse::<Reference>(),
+            Err(ReferenceError::Uppercase { .. })
+        ));
+    }
+
+    #[test]
+    fn the_distribution_grammar() {
+        let long_tag = "t".repeat(128);
+        let ok = [
+            ("test.com:tag", "docker.io/library/test.com:tag"),
+            ("test.com:5000", "docker.io/library/test.com:5000"),
+            ("foo_bar.com:8080", "docker.io/library/foo_bar.com:8080"),
+            (
+                "lowercase:Uppercase",
+                "docker.io/library/lowercase:Uppercase",
+            ),
+            ("a--b/c__d/e.f/g-h:x", "docker.io/a--b/c__d/e.f/g-h:x"),
+            ("localhost/app", "localhost/app:latest"),
+            (
+                "Registry.Example:5000/a/b",
+                "Registry.Example:5000/a/b:latest",
+            ),
+            ("docker.io/nginx", "docker.io/library/nginx:latest"),
+            ("index.docker.io/team/app", "docker.io/team/app:latest"),
+        ];
+        for (input, want) in ok {
+            let r: Reference = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(r.to_string(), want, "{input}");
+        }
+        let r: Reference = format!("app:{long_tag}").parse().unwrap();
+        assert_eq!(r.tag(), Some(long_tag.as_str()));
+        let bad = [
+            "-app".to_owned(),
+            "app-".to_owned(),
+            "a..b".to_owned(),
+            "a___b".to_owned(),
+            "a/".to_owned(),
+            "/a".to_owned(),
+            "a//b".to_owned(),
+            "app:".to_owned(),
+            "app:.tag".to_owned(),
+            format!("app:{long_tag}t"),
+            "exa_mple.com/app".to_owned(),
+            "example.com:/app".to_owned(),
+            "example.com:50a/app".to_owned(),
+            "-example.com/app".to_owned(),
+            format!("example.com/{}", "a".repeat(256)),
+            format!("app@{D}x"),
+            "app@md5:0123".to_owned(),
+        ];
+        for input in bad {
+            assert!(input.parse::<Reference>().is_err(), "{input} was accepted");
         }
     }
 }
