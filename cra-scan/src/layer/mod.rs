@@ -102,6 +102,15 @@ pub enum LayerError {
         /// The limit.
         limit: u64,
     },
+    /// A large file could not be written to a temporary file for the analyzers.
+    #[error("cannot write {path} to a temporary file")]
+    Spool {
+        /// The file in the layer.
+        path: String,
+        /// The write error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// What one analyzer found in one file.
@@ -423,7 +432,7 @@ fn analyze_entry<R: Read>(
     }
     // Several readers: each gets the content from the start, from memory or, when it is large,
     // from a temporary file.
-    let content = Content::read(entry.take(meta.size), meta.size).map_err(LayerError::Corrupt)?;
+    let content = Content::read(entry.take(meta.size), meta.size, path)?;
     if content.len() != meta.size {
         return Err(LayerError::Truncated {
             path: path.to_owned(),
@@ -476,15 +485,21 @@ enum Content {
 }
 
 impl Content {
-    fn read(mut from: impl Read, size: u64) -> io::Result<Content> {
+    fn read(mut from: impl Read, size: u64, path: &str) -> Result<Content, LayerError> {
         if size <= SPOOL_ABOVE {
             let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            from.read_to_end(&mut bytes)?;
+            from.read_to_end(&mut bytes).map_err(LayerError::Corrupt)?;
             return Ok(Content::Memory(bytes));
         }
-        let mut file = io::BufWriter::with_capacity(SPOOL_BUFFER, tempfile::tempfile()?);
-        let len = io::copy(&mut from, &mut file)?;
-        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let spool_error = |source| LayerError::Spool {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file =
+            io::BufWriter::with_capacity(SPOOL_BUFFER, tempfile::tempfile().map_err(spool_error)?);
+        // Errors here are mostly the layer's; a full disk reads as a corrupt layer.
+        let len = io::copy(&mut from, &mut file).map_err(LayerError::Corrupt)?;
+        let file = file.into_inner().map_err(|e| spool_error(e.into_error()))?;
         Ok(Content::File(file, len))
     }
 
