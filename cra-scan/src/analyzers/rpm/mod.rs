@@ -23,6 +23,7 @@ pub(crate) mod ndb;
 pub(crate) mod sqlite;
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 
 use cra_core::{Ecosystem, Package};
 
@@ -57,24 +58,56 @@ impl Analyzer for RpmAnalyzer {
         })
     }
 
-    fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
+    fn analyze(&self, input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
         let path = input.path;
         let malformed = |reason: String| AnalyzerError::Malformed {
             format: "rpm database",
             path: path.to_owned(),
             reason,
         };
-        let bytes = input.read_bytes()?;
-        let blobs = match Backend::sniff(&bytes) {
-            Some(Backend::Sqlite) => sqlite::blobs(&bytes).map_err(malformed)?,
-            Some(Backend::Bdb) => bdb::blobs(&bytes).map_err(|e| malformed(e.to_string()))?,
-            Some(Backend::Ndb) => ndb::blobs(&bytes).map_err(|e| malformed(e.to_string()))?,
-            None if bytes.is_empty() => Vec::new(),
-            None => return Err(malformed("unknown database format".to_owned())),
+        let io = |source| AnalyzerError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut head = [0u8; SNIFF_LEN];
+        let mut got = 0;
+        while got < SNIFF_LEN {
+            match input.reader.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        let head = &head[..got];
+        let mut rest = head.chain(&mut *input.reader);
+        let blobs = match Backend::sniff(head) {
+            // SQLite reads a file: the database streams there instead of into memory.
+            Some(Backend::Sqlite) => {
+                let file = sqlite::spool(&mut rest).map_err(io)?;
+                sqlite::blobs_in(file.path()).map_err(malformed)?
+            }
+            backend => {
+                let mut bytes = Vec::new();
+                rest.read_to_end(&mut bytes).map_err(io)?;
+                match backend {
+                    Some(Backend::Bdb) => {
+                        bdb::blobs(&bytes).map_err(|e| malformed(e.to_string()))?
+                    }
+                    Some(Backend::Ndb) => {
+                        ndb::blobs(&bytes).map_err(|e| malformed(e.to_string()))?
+                    }
+                    _ if bytes.is_empty() => Vec::new(),
+                    _ => return Err(malformed("unknown database format".to_owned())),
+                }
+            }
         };
         Ok(packages_from_blobs(&blobs, path))
     }
 }
+
+/// Bytes [`Backend::sniff`] needs.
+const SNIFF_LEN: usize = 16;
 
 /// The three rpmdb storage formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,18 +1,31 @@
 //! SQLite `rpmdb.sqlite` (Fedora ≥ 33, RHEL 9+, Amazon Linux 2023, Azure Linux).
 //!
 //! Only the `Packages(hnum, blob)` table is read; the other tables are indexes rpm rebuilds.
-//! SQLite needs a file, so the captured bytes are written to a private temporary file that is
-//! removed when reading ends, and opened read-only and immutable (no journal, no locks).
+//! SQLite needs a file, so the database streams into a private temporary file that is removed
+//! when reading ends, and is opened read-only and immutable (no journal, no locks).
 
-use std::io::Write;
+use std::io::{self, BufWriter, Read};
+use std::path::Path;
 
-/// Returns every header blob of the database.
-pub(crate) fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
-    file.write_all(bytes)
-        .and_then(|()| file.flush())
-        .map_err(|e| format!("temporary file: {e}"))?;
-    let path = file.path().to_string_lossy().into_owned();
+use tempfile::NamedTempFile;
+
+/// Copies the database into a temporary file.
+pub(crate) fn spool(from: &mut impl Read) -> io::Result<NamedTempFile> {
+    let mut file = BufWriter::with_capacity(256 * 1024, NamedTempFile::new()?);
+    io::copy(from, &mut file)?;
+    file.into_inner().map_err(io::IntoInnerError::into_error)
+}
+
+/// Returns every header blob of the database in memory (tests and fixtures).
+#[cfg(test)]
+pub(crate) fn blobs(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let file = spool(&mut bytes).map_err(|e| format!("temporary file: {e}"))?;
+    blobs_in(file.path())
+}
+
+/// Returns every header blob of the database file at `path`.
+pub(crate) fn blobs_in(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let path = path.to_string_lossy().into_owned();
     let uri = format!("file:{}?immutable=1", escape_uri_path(&path));
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
         | rusqlite::OpenFlags::SQLITE_OPEN_URI
