@@ -297,13 +297,7 @@ pub fn build(
     password: &Secret,
     opts: &ConnectOptions,
 ) -> Result<Arc<dyn Registry>> {
-    let mut client = Client::new(
-        base,
-        "",
-        Some(username.to_owned()),
-        Some(password.clone()),
-        opts,
-    )?;
+    let mut client = Client::with_login(base, username, password, opts)?;
     if let Login::AzureAd { tenant } = login(username, password.expose()) {
         client = client.with_token_source(Arc::new(AzureAdExchange {
             access_token: password.clone(),

@@ -95,10 +95,7 @@ impl Vendor for Artifactory {
     ) -> Result<Page<TagInfo>> {
         let tags = client.tags(repository, page).await?;
         let Some(key) = &self.repo_key else {
-            return Ok(Page {
-                items: tags.items.into_iter().map(TagInfo::bare).collect(),
-                next: tags.next,
-            });
+            return Ok(tags.map(TagInfo::bare));
         };
         let mut items = Vec::with_capacity(tags.items.len());
         let mut bare = false;

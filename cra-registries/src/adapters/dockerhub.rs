@@ -242,13 +242,7 @@ pub fn build(
             .map_err(|e| Error::InvalidInput(e.to_string()))?;
         registry.host = "docker.io".to_owned();
     }
-    let client = Client::new(
-        &registry,
-        "",
-        Some(username.to_owned()),
-        Some(password.clone()),
-        opts,
-    )?;
+    let client = Client::with_login(&registry, username, password, opts)?;
     let namespace = base
         .first_segment()
         .map(str::to_owned)

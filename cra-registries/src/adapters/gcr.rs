@@ -121,13 +121,7 @@ pub fn build(
     password: &Secret,
     opts: &ConnectOptions,
 ) -> Result<Arc<dyn Registry>> {
-    let client = Client::new(
-        base,
-        "",
-        Some(username.to_owned()),
-        Some(password.clone()),
-        opts,
-    )?;
+    let client = Client::with_login(base, username, password, opts)?;
     let prefix = base
         .first_segment()
         .map(|p| format!("{p}/"))

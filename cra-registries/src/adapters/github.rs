@@ -202,13 +202,7 @@ pub fn build(
     password: &Secret,
     opts: &ConnectOptions,
 ) -> Result<Arc<dyn Registry>> {
-    let client = Client::new(
-        base,
-        "",
-        Some(username.to_owned()),
-        Some(password.clone()),
-        opts,
-    )?;
+    let client = Client::with_login(base, username, password, opts)?;
     let vendor = GitHub {
         api: api_root(opts, GITHUB_API)?,
         owner: base.first_segment().map(str::to_ascii_lowercase),

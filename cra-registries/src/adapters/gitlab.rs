@@ -23,7 +23,7 @@ use http::HeaderName;
 use serde::Deserialize;
 use url::Url;
 
-use super::vendor::{api_root, api_url, page_number, segment, Adapter, Vendor};
+use super::vendor::{api_root, api_url, bare_tags, page_number, segment, Adapter, Vendor};
 use crate::config::{ConnectOptions, RegistryBase};
 use crate::distribution::request::{validate_repository, Auth, Request};
 use crate::distribution::Client;
@@ -159,19 +159,6 @@ impl GitLab {
         })
     }
 
-    async fn bare(
-        &self,
-        client: &Client,
-        repository: &str,
-        page: &PageRequest,
-    ) -> Result<Page<TagInfo>> {
-        let tags = client.tags(repository, page).await?;
-        Ok(Page {
-            items: tags.items.into_iter().map(TagInfo::bare).collect(),
-            next: tags.next,
-        })
-    }
-
     async fn tag_page(
         &self,
         client: &Client,
@@ -230,7 +217,7 @@ impl Vendor for GitLab {
         // Cursors are `<project id>:<repository id>:<page>` here, a registry link when bare.
         if let Some(cursor) = &page.cursor {
             if cursor.starts_with('/') {
-                return self.bare(client, repository, page).await;
+                return bare_tags(client, repository, page).await;
             }
             let bad = || Error::InvalidInput(format!("invalid page cursor {cursor:?}"));
             let mut parts = cursor.splitn(3, ':');
@@ -240,20 +227,20 @@ impl Vendor for GitLab {
             return self.tag_page(client, project, id, next, size).await;
         }
         if self.path.is_none() {
-            return self.bare(client, repository, page).await;
+            return bare_tags(client, repository, page).await;
         }
         // Deploy tokens are for the registry only, and an image named outside the configured
         // path is not in its listing; the registry then gives the tags bare.
         let (project, id) = match self.locate(client, repository).await {
             Ok(found) => found,
             Err(Error::Unauthorized { .. } | Error::Forbidden { .. } | Error::NotFound { .. }) => {
-                return self.bare(client, repository, page).await
+                return bare_tags(client, repository, page).await
             }
             Err(e) => return Err(e),
         };
         match self.tag_page(client, project, id, 1, size).await {
             Err(Error::Unauthorized { .. } | Error::Forbidden { .. }) => {
-                self.bare(client, repository, page).await
+                bare_tags(client, repository, page).await
             }
             other => other,
         }
@@ -267,13 +254,7 @@ pub fn build(
     password: &Secret,
     opts: &ConnectOptions,
 ) -> Result<Arc<dyn Registry>> {
-    let client = Client::new(
-        base,
-        "",
-        Some(username.to_owned()),
-        Some(password.clone()),
-        opts,
-    )?;
+    let client = Client::with_login(base, username, password, opts)?;
     let default = if base.host == "registry.gitlab.com" {
         "https://gitlab.com/api/v4".to_owned()
     } else {

@@ -145,13 +145,7 @@ pub fn build(
     password: &Secret,
     opts: &ConnectOptions,
 ) -> Result<Arc<dyn Registry>> {
-    let client = Client::new(
-        base,
-        "",
-        Some(username.to_owned()),
-        Some(password.clone()),
-        opts,
-    )?;
+    let client = Client::with_login(base, username, password, opts)?;
     let default = format!("{}api/v2.0", base.origin);
     let vendor = Harbor {
         api: api_root(opts, &default)?,

@@ -18,7 +18,7 @@ use cra_core::{Page, PageRequest, Registry, RegistryKind, Secret, TagInfo};
 use serde::Deserialize;
 use url::Url;
 
-use super::vendor::{api_root, api_url, Adapter, Vendor};
+use super::vendor::{api_root, api_url, bare_tags, Adapter, Vendor};
 use crate::config::{ConnectOptions, RegistryBase};
 use crate::distribution::request::{validate_repository, Auth, Request};
 use crate::distribution::Client;
@@ -68,21 +68,6 @@ struct Checksum {
     sha256: Option<String>,
 }
 
-impl Nexus {
-    async fn bare(
-        &self,
-        client: &Client,
-        repository: &str,
-        page: &PageRequest,
-    ) -> Result<Page<TagInfo>> {
-        let tags = client.tags(repository, page).await?;
-        Ok(Page {
-            items: tags.items.into_iter().map(TagInfo::bare).collect(),
-            next: tags.next,
-        })
-    }
-}
-
 #[async_trait]
 impl Vendor for Nexus {
     fn kind(&self) -> RegistryKind {
@@ -104,7 +89,7 @@ impl Vendor for Nexus {
             None => None,
             Some(c) => match c.strip_prefix(TOKEN_CURSOR) {
                 Some(t) => Some(t.to_owned()),
-                None => return self.bare(client, repository, page).await,
+                None => return bare_tags(client, repository, page).await,
             },
         };
         let mut url = api_url(&self.api, "search")?;
@@ -126,7 +111,7 @@ impl Vendor for Nexus {
                 // No search privilege, or no REST API at this address: the registry lists bare tags.
                 Err(
                     Error::Unauthorized { .. } | Error::Forbidden { .. } | Error::NotFound { .. },
-                ) if token.is_none() => return self.bare(client, repository, page).await,
+                ) if token.is_none() => return bare_tags(client, repository, page).await,
                 Err(e) => return Err(e),
             };
         let items = body

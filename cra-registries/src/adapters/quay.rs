@@ -17,7 +17,9 @@ use cra_core::{Page, PageRequest, Registry, RegistryKind, Secret, TagInfo};
 use serde::Deserialize;
 use url::Url;
 
-use super::vendor::{api_root, api_url, page_number, rfc3339_from_millis, Adapter, Vendor};
+use super::vendor::{
+    api_root, api_url, bare_tags, page_number, rfc3339_from_millis, Adapter, Vendor,
+};
 use crate::config::{ConnectOptions, RegistryBase};
 use crate::distribution::request::{validate_repository, Auth, Request};
 use crate::distribution::Client;
@@ -75,7 +77,7 @@ impl Vendor for Quay {
     ) -> Result<Page<TagInfo>> {
         validate_repository(repository)?;
         let number = match &page.cursor {
-            Some(c) if c.starts_with('/') => return self.bare(client, repository, page).await,
+            Some(c) if c.starts_with('/') => return bare_tags(client, repository, page).await,
             other => page_number(other.as_deref())?,
         };
         let size = page.size.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
@@ -90,7 +92,7 @@ impl Vendor for Quay {
             Ok((body, _, _)) => body,
             // Robot and user credentials are for the registry only; fall back to bare tags.
             Err(Error::Unauthorized { .. } | Error::Forbidden { .. }) if page.cursor.is_none() => {
-                return self.bare(client, repository, page).await
+                return bare_tags(client, repository, page).await
             }
             Err(e) => return Err(e),
         };
@@ -111,21 +113,6 @@ impl Vendor for Quay {
     }
 }
 
-impl Quay {
-    async fn bare(
-        &self,
-        client: &Client,
-        repository: &str,
-        page: &PageRequest,
-    ) -> Result<Page<TagInfo>> {
-        let tags = client.tags(repository, page).await?;
-        Ok(Page {
-            items: tags.items.into_iter().map(TagInfo::bare).collect(),
-            next: tags.next,
-        })
-    }
-}
-
 /// Builds the adapter; the REST API is `<origin>/api/v1` unless overridden.
 pub fn build(
     base: &RegistryBase,
@@ -133,13 +120,7 @@ pub fn build(
     password: &Secret,
     opts: &ConnectOptions,
 ) -> Result<Arc<dyn Registry>> {
-    let client = Client::new(
-        base,
-        "",
-        Some(username.to_owned()),
-        Some(password.clone()),
-        opts,
-    )?;
+    let client = Client::with_login(base, username, password, opts)?;
     let default = format!("{}api/v1", base.origin);
     let vendor = Quay {
         api: api_root(opts, &default)?,

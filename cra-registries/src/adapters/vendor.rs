@@ -46,17 +46,26 @@ pub trait Vendor: Send + Sync + std::fmt::Debug + 'static {
         repository: &str,
         page: &PageRequest,
     ) -> Result<Page<TagInfo>> {
-        let tags = self.tags(client, repository, page).await?;
-        Ok(Page {
-            items: tags.items.into_iter().map(TagInfo::bare).collect(),
-            next: tags.next,
-        })
+        Ok(self
+            .tags(client, repository, page)
+            .await?
+            .map(TagInfo::bare))
     }
 
     /// The repository name as the registry spells it (Docker Hub's `library/` prefix).
     fn repository<'a>(&self, name: &'a str) -> Cow<'a, str> {
         Cow::Borrowed(name)
     }
+}
+
+/// The tags of `tags/list`, without metadata: what a vendor falls back to when its own API
+/// cannot say more.
+pub(super) async fn bare_tags(
+    client: &Client,
+    repository: &str,
+    page: &PageRequest,
+) -> Result<Page<TagInfo>> {
+    Ok(client.tags(repository, page).await?.map(TagInfo::bare))
 }
 
 /// A [`Registry`] made of the shared client and a [`Vendor`].

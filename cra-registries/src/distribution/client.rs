@@ -126,6 +126,22 @@ struct TagList {
 
 impl Client {
     /// A client for the registry at `base`, whose distribution API lives under `prefix`
+    /// A client for the registry at `base` itself (no path prefix), logging in as `username`.
+    pub fn with_login(
+        base: &RegistryBase,
+        username: &str,
+        password: &Secret,
+        opts: &ConnectOptions,
+    ) -> Result<Client> {
+        Client::new(
+            base,
+            "",
+            Some(username.to_owned()),
+            Some(password.clone()),
+            opts,
+        )
+    }
+
     /// (empty for `/v2/` at the root).
     pub fn new(
         base: &RegistryBase,
