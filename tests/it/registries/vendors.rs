@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine as _;
-use cra_core::{ErrorKind, PageRequest, RegistryCredentials, RegistryKind, Secret};
+use cra_core::{
+    ErrorKind, PageRequest, Registry, RegistryCredentials, RegistryKind, Secret, TagInfo,
+};
 use cra_registries::{connect, ConnectOptions};
 use cra_tests::registry::StubServer;
 use serde_json::{json, Value};
@@ -830,20 +832,7 @@ async fn nexus_tag_metadata_pages_and_fallback() {
     };
 
     let registry = connect(&creds("admin"), &opts).await.unwrap();
-    let mut page = PageRequest::default();
-    let mut pages = Vec::new();
-    loop {
-        let got = registry
-            .list_tags_with_metadata("team/alpha", &page)
-            .await
-            .unwrap();
-        pages.push(got.items);
-        match got.next {
-            Some(next) => page.cursor = Some(next),
-            None => break,
-        }
-        assert!(pages.len() < 10, "pagination must end");
-    }
+    let pages = metadata_pages(registry.as_ref(), "team/alpha", None).await;
     assert_eq!(pages.len(), 3, "{pages:?}");
     let tags = pages.concat();
     assert_eq!(
@@ -980,20 +969,7 @@ async fn artifactory_tag_metadata_from_the_storage_api() {
     };
 
     let registry = connect(&creds("deployer"), &opts).await.unwrap();
-    let mut page = PageRequest::first(Some(3));
-    let mut pages = Vec::new();
-    loop {
-        let got = registry
-            .list_tags_with_metadata("app/alpha", &page)
-            .await
-            .unwrap();
-        pages.push(got.items);
-        match got.next {
-            Some(next) => page.cursor = Some(next),
-            None => break,
-        }
-        assert!(pages.len() < 10, "pagination must end");
-    }
+    let pages = metadata_pages(registry.as_ref(), "app/alpha", Some(3)).await;
     assert_eq!(pages.len(), 3, "{pages:?}");
     let tags = pages.concat();
     assert_eq!(
@@ -1448,20 +1424,7 @@ async fn gitlab_tag_metadata_pages_and_deploy_token_fallback() {
     };
 
     let registry = connect(&creds(GOOD), &opts).await.unwrap();
-    let mut page = PageRequest::first(Some(3));
-    let mut pages = Vec::new();
-    loop {
-        let got = registry
-            .list_tags_with_metadata("group/sub/alpha", &page)
-            .await
-            .unwrap();
-        pages.push(got.items);
-        match got.next {
-            Some(next) => page.cursor = Some(next),
-            None => break,
-        }
-        assert!(pages.len() < 10, "pagination must end");
-    }
+    let pages = metadata_pages(registry.as_ref(), "group/sub/alpha", Some(3)).await;
     assert_eq!(pages.len(), 3, "{pages:?}");
     let tags = pages.concat();
     assert_eq!(
@@ -1624,4 +1587,27 @@ async fn artifactory_repository_path_over_the_real_registry() {
         bytes.extend_from_slice(&chunk.unwrap());
     }
     assert_eq!(bytes, b"artifactory layer");
+}
+
+/// Every page of a repository's tags with metadata, `size` at a time.
+async fn metadata_pages(
+    registry: &dyn Registry,
+    repository: &str,
+    size: Option<u32>,
+) -> Vec<Vec<TagInfo>> {
+    let mut page = PageRequest::first(size);
+    let mut pages = Vec::new();
+    loop {
+        let got = registry
+            .list_tags_with_metadata(repository, &page)
+            .await
+            .unwrap();
+        pages.push(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+        assert!(pages.len() < 10, "pagination must end");
+    }
+    pages
 }
