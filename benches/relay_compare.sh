@@ -5,6 +5,10 @@
 # "relay CPU ms" is the CPU time (user + system) the server and the client of a pair spend on
 # one response, averaged over the rounds: unlike the throughput, it hardly moves with machine load.
 #
+# The "kernel-only chain" row is the practical ceiling of any relay pair on this machine: two
+# forwarders that move the bytes from socket to socket with splice(2), no copy and no protocol
+# work, in place of the server and the client.
+#
 # Needs: curl, python3, node, the stock broker installed by .ci/install-broker.sh (or
 # CRA_STOCK_BROKER=<npm prefix holding it and config.default.json).
 # Usage: benches/relay_compare.sh [size-in-MB (100)] [latency requests (200)]
@@ -32,6 +36,7 @@ trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 AGENT=$(port); CRA_SERVER=$(port); CRA_CLIENT=$(port); STOCK_SERVER=$(port); STOCK_CLIENT=$(port)
+FWD_INNER=$(port); FWD_OUTER=$(port)
 
 # The agent: /list/big/<n> streams n bytes, anything else answers a small JSON document.
 cat > "$WORK/agent.py" <<'PY'
@@ -65,6 +70,37 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Agent).serve_fo
 PY
 python3 "$WORK/agent.py" "$AGENT" & PIDS+=($!)
 
+# A forwarder of the kernel-only chain: every connection to the listening port is spliced to a new
+# connection to the upstream port, both ways.
+cat > "$WORK/forward.py" <<'PY'
+import fcntl, os, socket, sys, threading
+listen_port, upstream_port = int(sys.argv[1]), int(sys.argv[2])
+CHUNK = 1 << 20
+F_SETPIPE_SZ = 1031
+def pump(src, dst):
+    r, w = os.pipe()
+    fcntl.fcntl(w, F_SETPIPE_SZ, CHUNK)
+    try:
+        while (n := os.splice(src.fileno(), w, CHUNK)) > 0:
+            while n > 0:
+                n -= os.splice(r, dst.fileno(), n)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        os.close(r); os.close(w)
+server = socket.create_server(("127.0.0.1", listen_port))
+while True:
+    down, _ = server.accept()
+    up = socket.create_connection(("127.0.0.1", upstream_port))
+    for src, dst in ((down, up), (up, down)):
+        threading.Thread(target=pump, args=(src, dst), daemon=True).start()
+PY
+python3 "$WORK/forward.py" "$FWD_INNER" "$AGENT" & PIDS+=($!)
+FWD_PIDS=$!
+python3 "$WORK/forward.py" "$FWD_OUTER" "$FWD_INNER" & PIDS+=($!)
+FWD_PIDS="$FWD_PIDS $!"
+
 echo '{"public":[{"method":"any","path":"/*"}],"private":[]}' > "$WORK/server-accept.json"
 cp cra-broker/src/filter/container-registry-agent.json "$WORK/client-accept.json"
 CLIENT_ENV=(BROKER_TOKEN=$TOKEN CR_AGENT_URL=http://127.0.0.1:$AGENT CR_CREDENTIALS=e30K LOG_LEVEL=error)
@@ -95,14 +131,17 @@ wait_connected "$CRA_SERVER"; wait_connected "$STOCK_SERVER"
 cpu_ticks() { local t=0; for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$t"; }
 # One full response: seconds.
 fetch() { curl -sf -o /dev/null -w '%{time_total}' "$1"; }
-
-# Five rounds, the pairs taking turns so that both see the same machine load; each pair's best
-# round counts, and its relay CPU (server + client) is averaged over the rounds.
+# Five rounds, the pairs taking turns so that both see the same machine load; each row's best
+# round counts, and its relay CPU (the server's and the client's, or the forwarders') is averaged
+# over the rounds.
 ROUNDS=5
-DIRECT_T=9e9; CRA_T=9e9; STOCK_T=9e9; CRA_CPU=0; STOCK_CPU=0
+DIRECT_T=9e9; CRA_T=9e9; STOCK_T=9e9; CHAIN_T=9e9; CRA_CPU=0; STOCK_CPU=0; CHAIN_CPU=0
 best() { python3 -c "print(min(float('$1'), float('$2')))"; }
 for _ in $(seq 1 "$ROUNDS"); do
   DIRECT_T=$(best "$DIRECT_T" "$(fetch "http://127.0.0.1:$AGENT/list/big/$SIZE")")
+  before=$(cpu_ticks $FWD_PIDS)
+  CHAIN_T=$(best "$CHAIN_T" "$(fetch "http://127.0.0.1:$FWD_OUTER/list/big/$SIZE")")
+  CHAIN_CPU=$((CHAIN_CPU + $(cpu_ticks $FWD_PIDS) - before))
   before=$(cpu_ticks $CRA_PIDS)
   CRA_T=$(best "$CRA_T" "$(fetch "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/list/big/$SIZE")")
   CRA_CPU=$((CRA_CPU + $(cpu_ticks $CRA_PIDS) - before))
@@ -111,8 +150,8 @@ for _ in $(seq 1 "$ROUNDS"); do
   STOCK_CPU=$((STOCK_CPU + $(cpu_ticks $STOCK_PIDS) - before))
 done
 TICK=$(getconf CLK_TCK)
-CRA_CPU=$(python3 -c "print($CRA_CPU * 1000 / $TICK / $ROUNDS)")
-STOCK_CPU=$(python3 -c "print($STOCK_CPU * 1000 / $TICK / $ROUNDS)")
+per_response() { python3 -c "print($1 * 1000 / $TICK / $ROUNDS)"; }
+CRA_CPU=$(per_response $CRA_CPU); STOCK_CPU=$(per_response $STOCK_CPU); CHAIN_CPU=$(per_response $CHAIN_CPU)
 # p50 of REQUESTS sequential small GETs, in milliseconds (curl's own timing, not its start-up).
 latency() {
   for _ in $(seq 1 "$REQUESTS"); do curl -sf -o /dev/null -w '%{time_total}\n' "$1"; done |
@@ -123,13 +162,16 @@ DIRECT_L=$(latency "http://127.0.0.1:$AGENT/healthcheck")
 CRA_L=$(latency "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/healthcheck")
 STOCK_L=$(latency "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/healthcheck")
 
-python3 - "$SIZE" "$DIRECT_T" "$CRA_T" "$STOCK_T" "$DIRECT_L" "$CRA_L" "$STOCK_L" "$CRA_CPU" "$STOCK_CPU" <<'PY'
+python3 - "$SIZE" "$DIRECT_T" "$CRA_T" "$STOCK_T" "$CHAIN_T" "$DIRECT_L" "$CRA_L" "$STOCK_L" \
+  "$CRA_CPU" "$STOCK_CPU" "$CHAIN_CPU" <<'PY'
 import sys
-size, dt, ct, st, dl, cl, sl, cc, sc = (float(x) for x in sys.argv[1:])
+size, dt, ct, st, xt, dl, cl, sl, cc, sc, xc = (float(x) for x in sys.argv[1:])
 mbps = lambda t: size / t / 1e6
-print(f"{'':18}{'throughput MB/s':>18}{'relay CPU ms':>14}{'p50 latency ms':>17}{'added p50 ms':>15}")
-print(f"{'direct to agent':18}{mbps(dt):>18.0f}{'-':>14}{dl:>17.3f}{'-':>15}")
-print(f"{'cra pair':18}{mbps(ct):>18.0f}{cc:>14.0f}{cl:>17.3f}{cl - dl:>15.3f}")
-print(f"{'stock pair':18}{mbps(st):>18.0f}{sc:>14.0f}{sl:>17.3f}{sl - dl:>15.3f}")
-print(f"throughput ratio cra/stock: {st / ct:.1f}x; relay CPU per response stock/cra: {sc / cc:.1f}x")
+print(f"{'':20}{'throughput MB/s':>18}{'relay CPU ms':>14}{'p50 latency ms':>17}{'added p50 ms':>15}")
+print(f"{'direct to agent':20}{mbps(dt):>18.0f}{'-':>14}{dl:>17.3f}{'-':>15}")
+print(f"{'cra pair':20}{mbps(ct):>18.0f}{cc:>14.0f}{cl:>17.3f}{cl - dl:>15.3f}")
+print(f"{'stock pair':20}{mbps(st):>18.0f}{sc:>14.0f}{sl:>17.3f}{sl - dl:>15.3f}")
+print(f"{'kernel-only chain':20}{mbps(xt):>18.0f}{xc:>14.0f}{'-':>17}{'-':>15}")
+print(f"throughput ratio cra/stock: {st / ct:.1f}x (kernel-only chain/stock: {st / xt:.1f}x; "
+      f"cra/kernel-only chain: {xt / ct:.2f}); relay CPU per response stock/cra: {sc / cc:.1f}x")
 PY
