@@ -83,10 +83,6 @@ impl Vendor for Artifactory {
         RegistryKind::Artifactory
     }
 
-    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>> {
-        client.catalog(page).await
-    }
-
     async fn tags_with_metadata(
         &self,
         client: &Client,

@@ -2,13 +2,12 @@
 //! It serves registries named by an image reference (`RegistryKind::Distribution`).
 
 use async_trait::async_trait;
-use cra_core::{Page, PageRequest, RegistryKind};
+use cra_core::RegistryKind;
 
 use super::vendor::{Adapter, Vendor};
 use crate::distribution::Client;
-use crate::error::Result;
 
-/// Lists repositories with `/v2/_catalog`.
+/// Lists repositories with `/v2/_catalog`, the [`Vendor`] default.
 #[derive(Debug, Clone, Copy)]
 pub struct Catalog {
     /// What [`Vendor::kind`] reports.
@@ -19,10 +18,6 @@ pub struct Catalog {
 impl Vendor for Catalog {
     fn kind(&self) -> RegistryKind {
         self.kind
-    }
-
-    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>> {
-        client.catalog(page).await
     }
 }
 

@@ -74,10 +74,6 @@ impl Vendor for Nexus {
         RegistryKind::Nexus
     }
 
-    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>> {
-        client.catalog(page).await
-    }
-
     async fn tags_with_metadata(
         &self,
         client: &Client,

@@ -65,10 +65,6 @@ impl Vendor for Quay {
         RegistryKind::Quay
     }
 
-    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>> {
-        client.catalog(page).await
-    }
-
     async fn tags_with_metadata(
         &self,
         client: &Client,

@@ -26,8 +26,10 @@ pub trait Vendor: Send + Sync + std::fmt::Debug + 'static {
         client.ping().await
     }
 
-    /// One page of repository names.
-    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>>;
+    /// One page of repository names; the distribution `_catalog` unless the vendor knows better.
+    async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>> {
+        client.catalog(page).await
+    }
 
     /// One page of tags; the distribution `tags/list` unless the vendor knows better.
     async fn tags(
