@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,12 +62,34 @@ pub struct Seen {
 
 /// What a stub has seen so far.
 #[derive(Debug, Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<Seen>>>);
+pub struct Log {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    streams: Arc<Streams>,
+}
+
+/// The stub agent's `/list/big/<n>` bodies, as the agent side sees them.
+#[derive(Debug, Default)]
+struct Streams {
+    /// Bytes handed to the connection so far, all streams together.
+    produced: AtomicU64,
+    /// Streams started and not yet dropped.
+    open: AtomicUsize,
+}
 
 impl Log {
     /// Every request seen.
     pub fn all(&self) -> Vec<Seen> {
-        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+        self.seen.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Bytes of `/list/big/<n>` bodies the stub has handed to its connections so far.
+    pub fn produced(&self) -> u64 {
+        self.streams.produced.load(Ordering::SeqCst)
+    }
+
+    /// `/list/big/<n>` bodies still being served: started and neither finished nor dropped.
+    pub fn open_streams(&self) -> usize {
+        self.streams.open.load(Ordering::SeqCst)
     }
 
     /// The requests whose path starts with `prefix`.
@@ -92,7 +115,7 @@ impl Log {
             headers: parts.headers,
             body,
         };
-        if let Ok(mut log) = self.0.lock() {
+        if let Ok(mut log) = self.seen.lock() {
             log.push(seen.clone());
         }
         seen
@@ -119,7 +142,7 @@ async fn agent(State(log): State<Log>, request: Request) -> Response {
         .strip_prefix("/list/big/")
         .and_then(|n| n.parse::<u64>().ok())
     {
-        return big_body(size);
+        return big_body(size, log.streams.clone());
     }
     let headers: serde_json::Map<String, serde_json::Value> = seen
         .headers
@@ -144,15 +167,30 @@ async fn agent(State(log): State<Log>, request: Request) -> Response {
         .into_response()
 }
 
-fn big_body(size: u64) -> Response {
+/// Counts a body as open from its start until it is dropped.
+struct OpenStream(Arc<Streams>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn big_body(size: u64, streams: Arc<Streams>) -> Response {
     const CHUNK: u64 = 64 * 1024;
-    let chunks = futures_util::stream::unfold(0u64, move |offset| async move {
+    streams.open.fetch_add(1, Ordering::SeqCst);
+    let open = OpenStream(streams);
+    let chunks = futures_util::stream::unfold((0u64, open), move |(offset, open)| async move {
         if offset >= size {
             return None;
         }
         let len = CHUNK.min(size - offset);
         let chunk: Vec<u8> = (offset..offset + len).map(pattern_byte).collect();
-        Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), offset + len))
+        open.0.produced.fetch_add(len, Ordering::SeqCst);
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(chunk)),
+            (offset + len, open),
+        ))
     });
     let mut response = Response::new(Body::from_stream(chunks));
     response.headers_mut().insert(

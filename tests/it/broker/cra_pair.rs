@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use cra_tests::broker::{
     client_settings, cra_client, cra_server, stub_agent, stub_upstream, wait_for_status, TOKEN,
 };
@@ -198,6 +200,85 @@ async fn several_clients_share_a_token() {
         assert_eq!(response.status(), 200);
         assert_eq!(agent_log.matching("/list").len(), 1);
         drop(first);
+    })
+    .await
+    .expect("the scenario finishes in time");
+}
+
+/// A caller that stops reading holds the agent back: nothing on the way buffers the response,
+/// so the agent gets only as far ahead as the socket buffers allow. A caller that goes away ends
+/// the agent's stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_caller_holds_the_agent_back_and_a_gone_one_stops_it() {
+    /// Far more than the test ever reads: 4 GiB.
+    const HUGE: u64 = 4 << 30;
+    /// What the caller reads before it stalls.
+    const READ: u64 = 1 << 20;
+    /// How far ahead of the caller the agent may get: the socket buffers of three loopback
+    /// connections and the relays' read buffers, with room to spare.
+    const AHEAD: u64 = 64 << 20;
+    tokio::time::timeout(Duration::from_secs(90), async {
+        let (agent, agent_log) = stub_agent().await;
+        let (upstream, _) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let server_url = format!("http://{}", server.addr);
+        let client = cra_client(client_settings(&server_url, agent.addr)).await;
+        scenario::wait_connected(&server_url).await;
+
+        let response = http()
+            .get(format!("{server_url}/broker/{TOKEN}/list/big/{HUGE}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.content_length(), Some(HUGE));
+        let mut body = response.bytes_stream();
+        let mut read = 0;
+        while read < READ {
+            read += body.next().await.unwrap().unwrap().len() as u64;
+        }
+
+        // The agent stalls: its count stops moving while the caller reads nothing.
+        let mut last = agent_log.produced();
+        let mut still = 0;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = agent_log.produced();
+            still = if now == last { still + 1 } else { 0 };
+            last = now;
+            if still == 10 {
+                break;
+            }
+        }
+        assert_eq!(still, 10, "the agent never stalled ({last} bytes produced)");
+        assert!(
+            last - read < AHEAD,
+            "the agent got {} bytes ahead of the caller",
+            last - read
+        );
+        assert_eq!(agent_log.open_streams(), 1);
+
+        // The caller goes away; the agent's stream ends with it.
+        drop(body);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while agent_log.open_streams() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent is still streaming to a caller that has gone"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(agent_log.produced() < last + AHEAD);
+
+        // The pair still serves.
+        let response = http()
+            .get(format!("{server_url}/broker/{TOKEN}/list"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        drop(client);
+        drop(server);
     })
     .await
     .expect("the scenario finishes in time");
