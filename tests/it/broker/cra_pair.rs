@@ -283,3 +283,60 @@ async fn a_stalled_caller_holds_the_agent_back_and_a_gone_one_stops_it() {
     .await
     .expect("the scenario finishes in time");
 }
+
+/// A request body over the server's limit, or a callback body over the client's, is refused with
+/// a 413 before anything is relayed; bodies within the limits go through whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_bodies_are_refused_before_they_are_relayed() {
+    fn json_of(size: usize) -> String {
+        format!("{{\"pad\":\"{}\"}}", "x".repeat(size))
+    }
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (agent, agent_log) = stub_agent().await;
+        let (upstream, upstream_log) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let server_url = format!("http://{}", server.addr);
+        let client = cra_client(client_settings(&server_url, agent.addr)).await;
+        let client_url = format!("http://{}", client.addr);
+        scenario::wait_connected(&server_url).await;
+
+        // The server's limit is 20 MiB, the client's local port's 10 MiB; both paths are allowed.
+        let scan = format!("{server_url}/broker/{TOKEN}/scan");
+        let callback = format!("{client_url}/api/v2/import/result");
+        for (url, size) in [(&scan, 21 << 20), (&callback, 11 << 20)] {
+            let response = http()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(json_of(size))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 413, "{url}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["message"], "request body too large");
+        }
+        assert!(agent_log.all().is_empty());
+        assert!(upstream_log.all().is_empty());
+
+        for url in [&scan, &callback] {
+            let response = http()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(json_of(1 << 20))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{url}");
+        }
+        let seen = agent_log.matching("/scan");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].body, json_of(1 << 20).as_bytes());
+        let seen = upstream_log.matching("/api/v2/import/result");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].body, json_of(1 << 20).as_bytes());
+        drop(client);
+        drop(server);
+    })
+    .await
+    .expect("the scenario finishes in time");
+}
