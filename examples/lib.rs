@@ -1,1 +1,1 @@
-//! Examples are listed as [[example]] targets.
+//! Examples are listed as `[[example]]` targets.

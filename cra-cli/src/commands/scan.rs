@@ -20,8 +20,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Arguments of `cra scan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image: a registry reference, or oci:<dir>[:tag], oci-archive:<file>[:tag],
-    /// docker-archive:<file>.
+    /// The image: a registry reference, or `oci:<dir>[:tag]`, `oci-archive:<file>[:tag]`,
+    /// `docker-archive:<file>`.
     pub image: String,
     /// How to reach and authenticate to the registry.
     #[command(flatten)]

@@ -3,7 +3,7 @@
 //!
 //! Resolving a source reads the manifest (selecting a platform from an index), the config, and
 //! the list of layers; it pulls no layer.
-//! Each layer then becomes a [`LayerSource`] that the pipeline opens as a blocking reader.
+//! Each layer then becomes a `LayerSource` that the pipeline opens as a blocking reader.
 
 mod archive;
 mod docker_archive;

@@ -4,8 +4,8 @@
 //!   (`node_modules/x/package.json`, `node_modules/@scope/x/package.json`, nested copies such as
 //!   `node_modules/a/node_modules/b/package.json` are kept, each with its own path);
 //!   an application's own `package.json` outside any `node_modules` (`/app/package.json`) is
-//!   reported too; lock files `package-lock.json` (v1–v3, [`package_lock`]), `yarn.lock`
-//!   (v1 and berry, [`yarn`]) and `pnpm-lock.yaml` (v5, v6, v9, [`pnpm`]).
+//!   reported too; lock files `package-lock.json` (v1–v3, `package_lock.rs`), `yarn.lock`
+//!   (v1 and berry, `yarn.rs`) and `pnpm-lock.yaml` (v5, v6, v9, `pnpm.rs`).
 //! - Ecosystem: `npm`; purl type `npm`, scope as namespace (`pkg:npm/%40babel/core@7.24.0`).
 //! - `package.json` files elsewhere under `node_modules` (a dependency's test fixtures) are not
 //!   packages and are not read. `node_modules/.package-lock.json` is not read: the tree it

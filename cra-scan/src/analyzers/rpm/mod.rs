@@ -2,9 +2,10 @@
 //!
 //! - Files: `Packages`, `Packages.db` and `rpmdb.sqlite` under `/var/lib/rpm/`,
 //!   `/usr/lib/sysimage/rpm/` and `/usr/share/rpm/`.
-//!   The backend is identified by magic, not by name: SQLite ([`sqlite`], read with rusqlite from a
-//!   temporary file, the one place this analyzer touches the filesystem), Berkeley DB hash ([`bdb`], either byte order) and NDB ([`ndb`]), all native.
-//! - Each installed package is one header blob ([`header`]), parsed with bounds checks on every
+//!   The backend is identified by magic, not by name: SQLite (`sqlite.rs`, read with rusqlite from a
+//!   temporary file, the one place this analyzer touches the filesystem), Berkeley DB hash
+//!   (`bdb.rs`, either byte order) and NDB (`ndb.rs`), both read natively.
+//! - Each installed package is one header blob (`header.rs`), parsed with bounds checks on every
 //!   offset; a corrupt header is skipped with a warning, a corrupt database is an error for that
 //!   file only.
 //! - Ecosystem: `rpm`; purl type `rpm`, the epoch in the `epoch` qualifier, the source rpm in
