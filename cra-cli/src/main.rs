@@ -2,13 +2,16 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = cra_cli::Cli::parse();
     cra_cli::logging::init();
-    match cra_cli::run(cli).await {
+    let result = cra_cli::runtime(&cli.command)
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(cra_cli::run(cli)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One line per cause, so that a user sees what failed and why.

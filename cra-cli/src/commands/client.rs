@@ -164,50 +164,6 @@ fn lower_env(name: &str) -> Option<String> {
 
 /// Runs `cra client` until it fails.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    on_relay_thread(move || serve(args)).await
-}
-
-/// Runs `work` to completion on a single-threaded runtime of its own thread; dropping the
-/// returned future stops that runtime and every task on it.
-///
-/// A relay spends its time moving chunks from one socket to another.
-/// On one thread a chunk is read and written on by the same worker, where the multi-threaded
-/// runtime often hands it to another thread: measured on two cores with a 100 MB response, the
-/// relay switches context about four times less, and the server spends some 15 % less CPU per
-/// byte.
-/// The stock broker is single-threaded too.
-pub(crate) async fn on_relay_thread<F, Fut>(work: F) -> anyhow::Result<()>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + 'static,
-{
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::Builder::new()
-        .name("cra-relay".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            let result = match runtime {
-                Ok(runtime) => runtime.block_on(async move {
-                    tokio::select! {
-                        result = work() => result,
-                        // The caller has gone: end here, and the runtime's tasks with it.
-                        _ = stop_rx => Ok(()),
-                    }
-                }),
-                Err(e) => Err(anyhow::Error::new(e).context("cannot start the relay runtime")),
-            };
-            let _ = done_tx.send(result);
-        })
-        .context("cannot start the relay thread")?;
-    let result = done_rx.await;
-    drop(stop_tx);
-    result.unwrap_or_else(|_| Err(anyhow::anyhow!("the relay thread ended without a result")))
-}
-
-async fn serve(args: Args) -> anyhow::Result<()> {
     let args = args.settings;
     let config = args
         .settings()

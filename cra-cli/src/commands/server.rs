@@ -42,13 +42,8 @@ pub struct Args {
     pub https_key: Option<PathBuf>,
 }
 
-/// Runs `cra server` until it fails, on a single-threaded runtime of its own, as `cra client`
-/// does.
+/// Runs `cra server` until it fails.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    super::client::on_relay_thread(move || serve(args)).await
-}
-
-async fn serve(args: Args) -> anyhow::Result<()> {
     let json = match &args.accept {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read ACCEPT file {path}"))?,
