@@ -128,7 +128,8 @@ pub fn pattern_byte(offset: u64) -> u8 {
 }
 
 /// A stand-in for the agent: answers every path, echoing what it got as JSON;
-/// `/list/big/<n>` streams `n` pattern bytes.
+/// `/list/big/<n>` streams `n` pattern bytes; `/list/cut/<n>` sends `n` of the `2n` bytes it
+/// announces and then breaks the connection, `/list/cut-chunked/<n>` does so without a length.
 pub async fn stub_agent() -> (Served, Log) {
     let log = Log::default();
     let router = Router::new().fallback(agent).with_state(log.clone());
@@ -143,6 +144,15 @@ async fn agent(State(log): State<Log>, request: Request) -> Response {
         .and_then(|n| n.parse::<u64>().ok())
     {
         return big_body(size, log.streams.clone());
+    }
+    for (prefix, declared) in [("/list/cut/", true), ("/list/cut-chunked/", false)] {
+        if let Some(size) = seen
+            .uri
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            return cut_body(size, declared);
+        }
     }
     let headers: serde_json::Map<String, serde_json::Value> = seen
         .headers
@@ -201,6 +211,22 @@ fn big_body(size: u64, streams: Arc<Streams>) -> Response {
         "content-length",
         size.to_string().parse().expect("number header"),
     );
+    response
+}
+
+fn cut_body(size: u64, declared: bool) -> Response {
+    let sent = Bytes::from((0..size).map(pattern_byte).collect::<Vec<u8>>());
+    let chunks = futures_util::stream::iter([
+        Ok(sent),
+        Err(std::io::Error::other("the agent fails mid-stream")),
+    ]);
+    let mut response = Response::new(Body::from_stream(chunks));
+    if declared {
+        response.headers_mut().insert(
+            "content-length",
+            (2 * size).to_string().parse().expect("number header"),
+        );
+    }
     response
 }
 

@@ -340,3 +340,53 @@ async fn oversize_bodies_are_refused_before_they_are_relayed() {
     .await
     .expect("the scenario finishes in time");
 }
+
+/// An agent response cut mid-stream reaches the caller as a broken response, never as a shorter
+/// one that looks complete, whether or not the agent announced a length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_cut_at_the_agent_is_cut_for_the_caller() {
+    const SIZE: u64 = 4 << 20;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (agent, _) = stub_agent().await;
+        let (upstream, _) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let server_url = format!("http://{}", server.addr);
+        let client = cra_client(client_settings(&server_url, agent.addr)).await;
+        scenario::wait_connected(&server_url).await;
+
+        for path in ["cut", "cut-chunked"] {
+            let response = http()
+                .get(format!("{server_url}/broker/{TOKEN}/list/{path}/{SIZE}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let mut body = response.bytes_stream();
+            let mut read = 0;
+            let ended = loop {
+                match body.next().await {
+                    Some(Ok(chunk)) => read += chunk.len() as u64,
+                    Some(Err(e)) => break Err(e),
+                    None => break Ok(()),
+                }
+            };
+            assert!(
+                ended.is_err(),
+                "{path}: {read} bytes read as a whole response"
+            );
+            assert!(read <= SIZE, "{path}: {read} bytes");
+        }
+
+        // The pair still serves.
+        let response = http()
+            .get(format!("{server_url}/broker/{TOKEN}/list"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        drop(client);
+        drop(server);
+    })
+    .await
+    .expect("the scenario finishes in time");
+}
