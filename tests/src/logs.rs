@@ -15,10 +15,15 @@ pub struct CapturedLogs {
 impl CapturedLogs {
     /// Starts capturing.
     pub fn start(level: tracing::Level) -> Self {
+        Self::start_filtered(&level.to_string())
+    }
+
+    /// Starts capturing what an `EnvFilter` directive such as `warn,cra_broker=trace` lets through.
+    pub fn start_filtered(directives: &str) -> Self {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(level)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(directives))
             .with_writer(move || writer.clone())
             .finish();
         Self {

@@ -390,3 +390,60 @@ async fn a_response_cut_at_the_agent_is_cut_for_the_caller() {
     .await
     .expect("the scenario finishes in time");
 }
+
+/// Neither the broker token nor the registry credentials appear in what either end logs at its
+/// most verbose, through relayed requests with substitution, a denied one, a callback, forged
+/// response streams and a reconnect. Dependencies log at `warn`, as `cra` sets them.
+#[tokio::test]
+async fn the_token_and_the_credentials_never_reach_the_logs() {
+    // The default single-threaded runtime: every task logs on this thread, into the capture.
+    let captured = cra_tests::logs::CapturedLogs::start_filtered("warn,cra_broker=trace");
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let (agent, agent_log) = stub_agent().await;
+        let (upstream, upstream_log) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let server_url = format!("http://{}", server.addr);
+        let client = cra_client(client_settings(&server_url, agent.addr)).await;
+        let client_url = format!("http://{}", client.addr);
+        scenario::wait_connected(&server_url).await;
+        let pair = Pair {
+            server: server_url.clone(),
+            client: client_url.clone(),
+            agent: &agent_log,
+            upstream: &upstream_log,
+            cra_client: true,
+        };
+        scenario::all(&pair).await;
+        for url in [
+            format!("{server_url}/response-data/{TOKEN}/not-a-stream"),
+            format!("{server_url}/response-data/another-token/not-a-stream"),
+        ] {
+            let response = http().post(url).body("x").send().await.unwrap();
+            assert_eq!(response.status(), 500);
+        }
+        let addr = server.addr.to_string();
+        drop(server);
+        wait_for_status(
+            &format!("{client_url}/healthcheck"),
+            500,
+            Duration::from_secs(10),
+        )
+        .await;
+        let server = cra_server(&addr, upstream.addr).await;
+        scenario::wait_connected(&server_url).await;
+        scenario::relayed_get(&pair).await;
+        drop(server);
+        drop(client);
+    })
+    .await
+    .expect("the scenario finishes in time");
+
+    let text = captured.text();
+    // The capture saw the ends at work: a denial and a reconnect were logged.
+    assert!(text.contains("blocked"), "{text}");
+    assert!(text.lines().count() > 10, "{text}");
+    let credentials = scenario::expected_credentials();
+    for secret in [TOKEN, credentials.trim_end(), "labpass"] {
+        assert!(!text.contains(secret), "{secret} logged:\n{text}");
+    }
+}
