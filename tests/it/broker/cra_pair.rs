@@ -5,14 +5,29 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use cra_tests::broker::{
-    client_settings, cra_client, cra_server, stub_agent, stub_upstream, wait_for_status, TOKEN,
+    client_settings, cra_client, cra_server, stub_agent, stub_upstream, wait_for_status, CraServer,
+    Log, Served, TOKEN,
 };
 
 use super::scenario::{self, http, Pair};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {
-    tokio::time::timeout(Duration::from_secs(180), async {
+/// A cra server and a cra client in-process, between a stub agent and a stub upstream; every
+/// part stops when this is dropped.
+struct Running {
+    agent_log: Log,
+    upstream_log: Log,
+    server_url: String,
+    client_url: String,
+    // Dropped in this order: the client before the server, the stubs last.
+    _client: Served,
+    server: Option<CraServer>,
+    upstream: Served,
+    _agent: Served,
+}
+
+impl Running {
+    /// Starts everything and waits until the client is connected.
+    async fn start() -> Self {
         let (agent, agent_log) = stub_agent().await;
         let (upstream, upstream_log) = stub_upstream().await;
         let server = cra_server("127.0.0.1:0", upstream.addr).await;
@@ -20,6 +35,49 @@ async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {
         let client = cra_client(client_settings(&server_url, agent.addr)).await;
         let client_url = format!("http://{}", client.addr);
         scenario::wait_connected(&server_url).await;
+        Self {
+            agent_log,
+            upstream_log,
+            server_url,
+            client_url,
+            _client: client,
+            server: Some(server),
+            upstream,
+            _agent: agent,
+        }
+    }
+
+    fn pair(&self) -> Pair<'_> {
+        Pair {
+            server: self.server_url.clone(),
+            client: self.client_url.clone(),
+            agent: &self.agent_log,
+            upstream: &self.upstream_log,
+            cra_client: true,
+        }
+    }
+
+    /// The server goes away, the client notices, and a new server comes up on the same port;
+    /// returns once the client has reconnected to it.
+    async fn restart_server(&mut self) {
+        let addr = self.server_url.trim_start_matches("http://").to_owned();
+        self.server = None;
+        wait_for_status(
+            &format!("{}/healthcheck", self.client_url),
+            500,
+            Duration::from_secs(10),
+        )
+        .await;
+        self.server = Some(cra_server(&addr, self.upstream.addr).await);
+        scenario::wait_connected(&self.server_url).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {
+    tokio::time::timeout(Duration::from_secs(180), async {
+        let mut running = Running::start().await;
+        let (server_url, client_url) = (running.server_url.clone(), running.client_url.clone());
         wait_for_status(
             &format!("{client_url}/healthcheck"),
             200,
@@ -27,14 +85,7 @@ async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {
         )
         .await;
 
-        let pair = Pair {
-            server: server_url.clone(),
-            client: client_url.clone(),
-            agent: &agent_log,
-            upstream: &upstream_log,
-            cra_client: true,
-        };
-        scenario::all(&pair).await;
+        scenario::all(&running.pair()).await;
 
         // Health and system checks, secrets masked.
         let health: serde_json::Value = http()
@@ -67,7 +118,7 @@ async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {
             )
         );
         assert!(!system.to_string().contains(&credentials));
-        let seen = agent_log.matching("/systemcheck");
+        let seen = running.agent_log.matching("/systemcheck");
         assert_eq!(seen[0].headers["authorization"], credentials.as_str());
 
         // Unknown tokens and forged response streams get the stock answers.
@@ -99,19 +150,8 @@ async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {
         );
 
         // The server goes away and comes back on the same port; the client reconnects.
-        let addr = server.addr.to_string();
-        drop(server);
-        wait_for_status(
-            &format!("{client_url}/healthcheck"),
-            500,
-            Duration::from_secs(10),
-        )
-        .await;
-        let server = cra_server(&addr, upstream.addr).await;
-        scenario::wait_connected(&server_url).await;
-        scenario::relayed_get(&pair).await;
-        drop(server);
-        drop(client);
+        running.restart_server().await;
+        scenario::relayed_get(&running.pair()).await;
     })
     .await
     .expect("the scenario finishes in time");
@@ -218,12 +258,8 @@ async fn a_stalled_caller_holds_the_agent_back_and_a_gone_one_stops_it() {
     /// connections and the relays' read buffers, with room to spare.
     const AHEAD: u64 = 64 << 20;
     tokio::time::timeout(Duration::from_secs(90), async {
-        let (agent, agent_log) = stub_agent().await;
-        let (upstream, _) = stub_upstream().await;
-        let server = cra_server("127.0.0.1:0", upstream.addr).await;
-        let server_url = format!("http://{}", server.addr);
-        let client = cra_client(client_settings(&server_url, agent.addr)).await;
-        scenario::wait_connected(&server_url).await;
+        let running = Running::start().await;
+        let (server_url, agent_log) = (&running.server_url, &running.agent_log);
 
         let response = http()
             .get(format!("{server_url}/broker/{TOKEN}/list/big/{HUGE}"))
@@ -271,14 +307,7 @@ async fn a_stalled_caller_holds_the_agent_back_and_a_gone_one_stops_it() {
         assert!(agent_log.produced() < last + AHEAD);
 
         // The pair still serves.
-        let response = http()
-            .get(format!("{server_url}/broker/{TOKEN}/list"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        drop(client);
-        drop(server);
+        scenario::relayed_get(&running.pair()).await;
     })
     .await
     .expect("the scenario finishes in time");
@@ -292,13 +321,9 @@ async fn oversize_bodies_are_refused_before_they_are_relayed() {
         format!("{{\"pad\":\"{}\"}}", "x".repeat(size))
     }
     tokio::time::timeout(Duration::from_secs(60), async {
-        let (agent, agent_log) = stub_agent().await;
-        let (upstream, upstream_log) = stub_upstream().await;
-        let server = cra_server("127.0.0.1:0", upstream.addr).await;
-        let server_url = format!("http://{}", server.addr);
-        let client = cra_client(client_settings(&server_url, agent.addr)).await;
-        let client_url = format!("http://{}", client.addr);
-        scenario::wait_connected(&server_url).await;
+        let running = Running::start().await;
+        let (server_url, client_url) = (&running.server_url, &running.client_url);
+        let (agent_log, upstream_log) = (&running.agent_log, &running.upstream_log);
 
         // The server's limit is 20 MiB, the client's local port's 10 MiB; both paths are allowed.
         let scan = format!("{server_url}/broker/{TOKEN}/scan");
@@ -334,8 +359,6 @@ async fn oversize_bodies_are_refused_before_they_are_relayed() {
         let seen = upstream_log.matching("/api/v2/import/result");
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].body, json_of(1 << 20).as_bytes());
-        drop(client);
-        drop(server);
     })
     .await
     .expect("the scenario finishes in time");
@@ -347,12 +370,8 @@ async fn oversize_bodies_are_refused_before_they_are_relayed() {
 async fn a_response_cut_at_the_agent_is_cut_for_the_caller() {
     const SIZE: u64 = 4 << 20;
     tokio::time::timeout(Duration::from_secs(60), async {
-        let (agent, _) = stub_agent().await;
-        let (upstream, _) = stub_upstream().await;
-        let server = cra_server("127.0.0.1:0", upstream.addr).await;
-        let server_url = format!("http://{}", server.addr);
-        let client = cra_client(client_settings(&server_url, agent.addr)).await;
-        scenario::wait_connected(&server_url).await;
+        let running = Running::start().await;
+        let server_url = &running.server_url;
 
         for path in ["cut", "cut-chunked"] {
             let response = http()
@@ -378,14 +397,7 @@ async fn a_response_cut_at_the_agent_is_cut_for_the_caller() {
         }
 
         // The pair still serves.
-        let response = http()
-            .get(format!("{server_url}/broker/{TOKEN}/list"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        drop(client);
-        drop(server);
+        scenario::relayed_get(&running.pair()).await;
     })
     .await
     .expect("the scenario finishes in time");
@@ -399,21 +411,9 @@ async fn the_token_and_the_credentials_never_reach_the_logs() {
     // The default single-threaded runtime: every task logs on this thread, into the capture.
     let captured = cra_tests::logs::CapturedLogs::start_filtered("warn,cra_broker=trace");
     tokio::time::timeout(Duration::from_secs(120), async {
-        let (agent, agent_log) = stub_agent().await;
-        let (upstream, upstream_log) = stub_upstream().await;
-        let server = cra_server("127.0.0.1:0", upstream.addr).await;
-        let server_url = format!("http://{}", server.addr);
-        let client = cra_client(client_settings(&server_url, agent.addr)).await;
-        let client_url = format!("http://{}", client.addr);
-        scenario::wait_connected(&server_url).await;
-        let pair = Pair {
-            server: server_url.clone(),
-            client: client_url.clone(),
-            agent: &agent_log,
-            upstream: &upstream_log,
-            cra_client: true,
-        };
-        scenario::all(&pair).await;
+        let mut running = Running::start().await;
+        scenario::all(&running.pair()).await;
+        let server_url = &running.server_url;
         for url in [
             format!("{server_url}/response-data/{TOKEN}/not-a-stream"),
             format!("{server_url}/response-data/another-token/not-a-stream"),
@@ -421,19 +421,8 @@ async fn the_token_and_the_credentials_never_reach_the_logs() {
             let response = http().post(url).body("x").send().await.unwrap();
             assert_eq!(response.status(), 500);
         }
-        let addr = server.addr.to_string();
-        drop(server);
-        wait_for_status(
-            &format!("{client_url}/healthcheck"),
-            500,
-            Duration::from_secs(10),
-        )
-        .await;
-        let server = cra_server(&addr, upstream.addr).await;
-        scenario::wait_connected(&server_url).await;
-        scenario::relayed_get(&pair).await;
-        drop(server);
-        drop(client);
+        running.restart_server().await;
+        scenario::relayed_get(&running.pair()).await;
     })
     .await
     .expect("the scenario finishes in time");
