@@ -790,4 +790,102 @@ mod tests {
             "{err:?}"
         );
     }
+
+    /// A layer holding a file for every text-format analyzer, then thousands of mutations of it
+    /// (bytes flipped in the tar or in its gzip stream, cuts): each walk returns, with findings or
+    /// a typed error, and never panics.
+    #[test]
+    fn mutated_layers_end_in_findings_or_a_typed_error() {
+        let raw = tar(&[
+            Item::File(
+                "./etc/os-release",
+                b"ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n",
+            ),
+            Item::File("./var/lib/dpkg/status", STATUS),
+            Item::File(
+                "./lib/apk/db/installed",
+                b"P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:busybox\nV:1.36.1-r2\n\n",
+            ),
+            Item::File(
+                "./app/node_modules/left-pad/package.json",
+                br#"{"name":"left-pad","version":"1.3.0","license":"MIT"}"#,
+            ),
+            Item::File(
+                "./app/package-lock.json",
+                br#"{"lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/left-pad":{"version":"1.3.0"}}}"#,
+            ),
+            Item::File(
+                "./app/yarn.lock",
+                b"# yarn lockfile v1\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n",
+            ),
+            Item::File(
+                "./app/pnpm-lock.yaml",
+                b"lockfileVersion: '9.0'\npackages:\n  left-pad@1.3.0:\n    resolution: {integrity: sha512-x}\n",
+            ),
+            Item::File(
+                "./usr/lib/python3/site-packages/requests-2.31.0.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n",
+            ),
+            Item::File(
+                "./usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec",
+                b"Gem::Specification.new do |s|\n  s.name = \"rake\"\n  s.version = \"13.0.6\"\nend\n",
+            ),
+            Item::File(
+                "./app/vendor/composer/installed.json",
+                br#"{"packages":[{"name":"monolog/monolog","version":"3.5.0"}]}"#,
+            ),
+            Item::File(
+                "./app/app.deps.json",
+                br#"{"targets":{".NETCoreApp,Version=v8.0":{"Newtonsoft.Json/13.0.3":{}}},"libraries":{"Newtonsoft.Json/13.0.3":{"type":"package"}}}"#,
+            ),
+        ]);
+        let clean = run(&raw, None).unwrap();
+        let analyzers: std::collections::BTreeSet<_> = clean
+            .files
+            .values()
+            .flatten()
+            .filter(|f| !f.findings.packages.is_empty() || f.findings.os.is_some())
+            .map(|f| f.analyzer)
+            .collect();
+        assert!(analyzers.len() >= 8, "only {analyzers:?} found something");
+
+        let zipped = gzip(&raw);
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut walked, mut refused) = (0, 0);
+        for round in 0..3_000 {
+            let mut blob = if round % 4 == 0 {
+                zipped.clone()
+            } else {
+                raw.clone()
+            };
+            for _ in 0..1 + next() % 6 {
+                let at = (next() as usize) % blob.len();
+                blob[at] = match next() % 4 {
+                    0 => 0,
+                    1 => 0xff,
+                    2 => blob[at].wrapping_add(1),
+                    _ => next() as u8,
+                };
+            }
+            if round % 9 == 0 {
+                let cut = (next() as usize) % blob.len();
+                blob.truncate(cut);
+            }
+            match run(&blob, Some(64 << 20)) {
+                Ok(_) => walked += 1,
+                Err(_) => refused += 1,
+            }
+        }
+        // Both outcomes occur, so neither path went untested.
+        assert!(
+            walked > 100 && refused > 100,
+            "{walked} walked, {refused} refused"
+        );
+    }
 }
