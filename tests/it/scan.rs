@@ -508,6 +508,63 @@ async fn oversize_images_are_refused_before_any_layer_is_read() {
     assert_eq!(report.inventory.packages.len(), 5);
 }
 
+/// Archives with bytes flipped anywhere (tar headers, index, manifest, config, layers) or cut
+/// short end in a report or a typed error: never a panic, which would surface as a task error,
+/// and never a hang.
+#[tokio::test]
+async fn mutated_archives_end_in_a_report_or_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = three_layer_image();
+    let oci = dir.path().join("oci.tar");
+    write_oci_archive(&oci, &[(&image, Some("12"))]);
+    let docker = dir.path().join("docker.tar");
+    write_docker_archive(&docker, &image, "example/app:1.0");
+    let originals = [
+        ("oci-archive", std::fs::read(&oci).unwrap()),
+        ("docker-archive", std::fs::read(&docker).unwrap()),
+    ];
+    let mutated = dir.path().join("mutated.tar");
+    let mut state: u64 = 0x5851_f42d_4c95_7f2d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut scanned, mut refused) = (0, 0);
+    for round in 0..400 {
+        let (kind, original) = &originals[round % 2];
+        let mut bytes = original.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % bytes.len();
+            bytes[at] = match next() % 3 {
+                0 => 0,
+                1 => bytes[at].wrapping_add(1),
+                _ => next() as u8,
+            };
+        }
+        if round % 11 == 0 {
+            let cut = (next() as usize) % bytes.len();
+            bytes.truncate(cut);
+        }
+        std::fs::write(&mutated, &bytes).unwrap();
+        let source: ImageSource = format!("{kind}:{}", mutated.display()).parse().unwrap();
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), scan(&source))
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the {kind} scan hangs"));
+        match outcome {
+            Ok(_) => scanned += 1,
+            Err(ScanError::Task(e)) => panic!("round {round}: a {kind} scan task failed: {e}"),
+            Err(_) => refused += 1,
+        }
+    }
+    // Both outcomes occur, so neither path went untested.
+    assert!(
+        scanned > 10 && refused > 10,
+        "{scanned} scanned, {refused} refused"
+    );
+}
+
 /// `<repo root>/../shared`, present in CI but not in a user's clone.
 fn shared_fixture(name: &str) -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
