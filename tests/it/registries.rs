@@ -440,6 +440,82 @@ async fn wrong_blob_content_ends_with_digest_mismatch() {
     assert_eq!(err.kind(), ErrorKind::DigestMismatch, "{err}");
 }
 
+/// A body that never ends: `prefix`, then `filler` for ever, in 64 KiB chunks, without a
+/// length; `served` counts the bytes handed to the connection.
+fn endless(prefix: &'static str, filler: &'static str, served: Arc<AtomicUsize>) -> Response {
+    let chunk = filler.repeat(64 * 1024 / filler.len());
+    let chunks = futures_util::stream::iter(std::iter::once(prefix.to_owned()))
+        .chain(futures_util::stream::repeat(chunk))
+        .map(move |c| {
+            served.fetch_add(c.len(), Ordering::SeqCst);
+            Ok::<_, std::io::Error>(c)
+        });
+    Response::new(axum::body::Body::from_stream(chunks))
+}
+
+/// A hostile registry that streams manifests and listings without end: each read stops at its
+/// limit (4 MiB for a manifest, 16 MiB for a listing) with a typed error, and the connection is
+/// dropped instead of drained.
+#[tokio::test]
+async fn endless_manifests_and_listings_stop_at_their_limits() {
+    let served = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/v2/_catalog",
+            get(|State(n): State<Arc<AtomicUsize>>| async move {
+                endless(r#"{"repositories":["a""#, r#","a""#, n)
+            }),
+        )
+        .route(
+            "/v2/app/tags/list",
+            get(|State(n): State<Arc<AtomicUsize>>| async move {
+                endless(r#"{"name":"app","tags":["1""#, r#","1""#, n)
+            }),
+        )
+        .route(
+            "/v2/app/manifests/{reference}",
+            get(|State(n): State<Arc<AtomicUsize>>| async move {
+                let mut response = endless(r#"{"schemaVersion":2,"layers":["#, " ", n);
+                response.headers_mut().insert(
+                    "content-type",
+                    axum::http::HeaderValue::from_static(media_type::OCI_MANIFEST),
+                );
+                response
+            }),
+        )
+        .with_state(served.clone());
+    let stub = StubServer::spawn(app).await;
+    let registry = generic(&stub.base_url(), None, None, &ConnectOptions::default()).unwrap();
+
+    for (what, limit) in [
+        ("manifest", 4 << 20),
+        ("catalog", 16 << 20),
+        ("tags", 16 << 20),
+    ] {
+        served.store(0, Ordering::SeqCst);
+        let err = match what {
+            "manifest" => registry.fetch_manifest("app", "1").await.map(|_| ()),
+            "catalog" => registry
+                .list_repositories(&PageRequest::first(None))
+                .await
+                .map(|_| ()),
+            _ => registry
+                .list_tags("app", &PageRequest::first(None))
+                .await
+                .map(|_| ()),
+        }
+        .expect_err(what);
+        assert_eq!(err.kind(), ErrorKind::TooLarge, "{what}: {err}");
+        // Give the stub a moment: it must stop soon after the client does.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = served.load(Ordering::SeqCst);
+        assert!(
+            sent < limit + (32 << 20),
+            "{what}: the stub sent {sent} bytes for a {limit}-byte limit"
+        );
+    }
+}
+
 #[tokio::test]
 async fn rate_limits_are_retried_then_reported_with_the_delay() {
     let calls = Arc::new(AtomicUsize::new(0));
