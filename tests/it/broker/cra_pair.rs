@@ -436,3 +436,40 @@ async fn the_token_and_the_credentials_never_reach_the_logs() {
         assert!(!text.contains(secret), "{secret} logged:\n{text}");
     }
 }
+
+/// A peer that sends a tunnel message over the server's limit (about 21 MiB) is cut off without
+/// the server buffering it, and the server goes on serving the client that behaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_tunnel_message_ends_that_tunnel_only() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let running = Running::start().await;
+        let url = format!(
+            "{}/primus/{TOKEN}/?EIO=4&transport=websocket",
+            running.server_url.replacen("http", "ws", 1)
+        );
+        let (mut hostile, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let open = hostile.next().await.unwrap().unwrap();
+        assert!(open.to_text().unwrap().starts_with('0'), "{open:?}");
+        // The send itself may fail once the server has hung up.
+        let _ = hostile
+            .send(Message::text(format!("4{}", "x".repeat(24 << 20))))
+            .await;
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match hostile.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the server kept the oversize tunnel open");
+
+        scenario::relayed_get(&running.pair()).await;
+    })
+    .await
+    .expect("the scenario finishes in time");
+}
