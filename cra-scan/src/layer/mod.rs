@@ -570,6 +570,27 @@ mod tests {
         assert_eq!(pkgs[0].name, "bash");
     }
 
+    /// Links are recorded, never followed: loops, self-links and links out of the root cost
+    /// nothing, and a wanted path that is a link is not read through it.
+    #[test]
+    fn symlink_loops_and_escapes_are_not_followed() {
+        let raw = tar(&[
+            Item::Symlink("./a", "b"),
+            Item::Symlink("./b", "a"),
+            Item::Symlink("./self", "self"),
+            Item::Symlink("./etc/os-release", "../../../../proc/self/environ"),
+            Item::Symlink("./var/lib/dpkg/status", "/var/lib/dpkg/status"),
+            Item::File("./lib/apk/db/installed", b"P:musl\nV:1.2.4-r2\n\n"),
+        ]);
+        let f = run(&raw, None).unwrap();
+        assert_eq!(
+            f.files.keys().collect::<Vec<_>>(),
+            ["/lib/apk/db/installed"]
+        );
+        assert_eq!(f.replaced, ["/etc/os-release", "/var/lib/dpkg/status"]);
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+    }
+
     #[test]
     fn zstd_and_plain_layers() {
         let raw = tar(&[Item::File("var/lib/dpkg/status", STATUS)]);

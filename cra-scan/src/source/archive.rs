@@ -173,3 +173,52 @@ impl Store {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{tar, Item};
+
+    #[test]
+    fn links_resolve_inside_the_archive_and_loops_and_escapes_end() {
+        let chain: Vec<(String, String)> = (0..10)
+            .map(|i| {
+                let target = if i == 9 {
+                    "blobs/real".to_owned()
+                } else {
+                    format!("c{}", i + 1)
+                };
+                (format!("c{i}"), target)
+            })
+            .collect();
+        let mut items = vec![
+            Item::File("blobs/real", b"content"),
+            Item::Symlink("one", "blobs/real"),
+            Item::Symlink("blobs/two", "../one"),
+            Item::Symlink("loop-a", "loop-b"),
+            Item::Symlink("loop-b", "loop-a"),
+            Item::Symlink("self", "self"),
+            Item::Symlink("escape", "../../../blobs/real"),
+            Item::Symlink("absolute", "/etc/passwd"),
+        ];
+        items.extend(chain.iter().map(|(n, t)| Item::Symlink(n, t)));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.tar");
+        std::fs::write(&path, tar(&items)).unwrap();
+        let index = TarIndex::open(&path).unwrap();
+
+        let real = index.locate("blobs/real").unwrap();
+        assert_eq!(real.1, 7);
+        assert_eq!(index.locate("one"), Some(real));
+        assert_eq!(index.locate("blobs/two"), Some(real));
+        // Loops end after MAX_LINKS steps; a link that leaves the archive's root is dropped; an
+        // absolute link names an entry of the archive, not of the host.
+        assert_eq!(index.locate("loop-a"), None);
+        assert_eq!(index.locate("self"), None);
+        assert_eq!(index.locate("escape"), None);
+        assert_eq!(index.locate("absolute"), None);
+        // Ten links are more than MAX_LINKS; the last seven are not.
+        assert_eq!(index.locate("c0"), None);
+        assert_eq!(index.locate("c3"), Some(real));
+    }
+}
