@@ -106,17 +106,17 @@ cp cra-broker/src/filter/container-registry-agent.json "$WORK/client-accept.json
 CLIENT_ENV=(BROKER_TOKEN=$TOKEN CR_AGENT_URL=http://127.0.0.1:$AGENT CR_CREDENTIALS=e30K LOG_LEVEL=error)
 
 env PORT=$CRA_SERVER LOG_LEVEL=error "$CRA" server & PIDS+=($!)
-CRA_PIDS=$!
+CRA_SERVER_PID=$!
 env "${CLIENT_ENV[@]}" PORT=$CRA_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$CRA_SERVER "$CRA" client & PIDS+=($!)
-CRA_PIDS="$CRA_PIDS $!"
+CRA_CLIENT_PID=$!
 (cd "$WORK" && exec env PORT=$STOCK_SERVER ACCEPT="$WORK/server-accept.json" BROKER_TYPE=server LOG_LEVEL=error \
   node "$STOCK_CLI" server >/dev/null 2>&1) & PIDS+=($!)
-STOCK_PIDS=$!
+STOCK_SERVER_PID=$!
 (cd "$WORK" && exec env "${CLIENT_ENV[@]}" PORT=$STOCK_CLIENT BROKER_SERVER_URL=http://127.0.0.1:$STOCK_SERVER \
   BROKER_CLIENT_URL=http://127.0.0.1:$STOCK_CLIENT ACCEPT="$WORK/client-accept.json" \
   ACCEPT_ESSENTIALS=false ACCEPT_GIT=false ACCEPT_IAC=false ACCEPT_LARGE_MANIFESTS=false ACCEPT_CUSTOM_PR_TEMPLATES=false \
   IPV6_CONNECTIVITY_CHECK_ENABLED=false PREFLIGHT_CHECKS_ENABLED=false node "$STOCK_CLI" client >/dev/null 2>&1) & PIDS+=($!)
-STOCK_PIDS="$STOCK_PIDS $!"
+STOCK_CLIENT_PID=$!
 
 wait_connected() {
   for _ in $(seq 1 300); do
@@ -132,26 +132,35 @@ cpu_ticks() { local t=0; for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' 
 # One full response: seconds.
 fetch() { curl -sf -o /dev/null -w '%{time_total}' "$1"; }
 # Five rounds, the pairs taking turns so that both see the same machine load; each row's best
-# round counts, and its relay CPU (the server's and the client's, or the forwarders') is averaged
-# over the rounds.
+# round counts, and the CPU of each relay process (server, client, forwarders) is averaged over
+# the rounds.
 ROUNDS=5
-DIRECT_T=9e9; CRA_T=9e9; STOCK_T=9e9; CHAIN_T=9e9; CRA_CPU=0; STOCK_CPU=0; CHAIN_CPU=0
+DIRECT_T=9e9; CRA_T=9e9; STOCK_T=9e9; CHAIN_T=9e9
+declare -A CPU
+for pid in $CRA_SERVER_PID $CRA_CLIENT_PID $STOCK_SERVER_PID $STOCK_CLIENT_PID $FWD_PIDS; do CPU[$pid]=0; done
 best() { python3 -c "print(min(float('$1'), float('$2')))"; }
+# Fetches $2 and adds the CPU each of the processes after it used meanwhile; prints the time.
+timed() {
+  local var=$1 url=$2; shift 2
+  local -A before
+  for pid in "$@"; do before[$pid]=$(cpu_ticks "$pid"); done
+  local t; t=$(fetch "$url")
+  for pid in "$@"; do CPU[$pid]=$((CPU[$pid] + $(cpu_ticks "$pid") - before[$pid])); done
+  printf -v "$var" '%s' "$(best "${!var}" "$t")"
+}
 for _ in $(seq 1 "$ROUNDS"); do
-  DIRECT_T=$(best "$DIRECT_T" "$(fetch "http://127.0.0.1:$AGENT/list/big/$SIZE")")
-  before=$(cpu_ticks $FWD_PIDS)
-  CHAIN_T=$(best "$CHAIN_T" "$(fetch "http://127.0.0.1:$FWD_OUTER/list/big/$SIZE")")
-  CHAIN_CPU=$((CHAIN_CPU + $(cpu_ticks $FWD_PIDS) - before))
-  before=$(cpu_ticks $CRA_PIDS)
-  CRA_T=$(best "$CRA_T" "$(fetch "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/list/big/$SIZE")")
-  CRA_CPU=$((CRA_CPU + $(cpu_ticks $CRA_PIDS) - before))
-  before=$(cpu_ticks $STOCK_PIDS)
-  STOCK_T=$(best "$STOCK_T" "$(fetch "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/list/big/$SIZE")")
-  STOCK_CPU=$((STOCK_CPU + $(cpu_ticks $STOCK_PIDS) - before))
+  timed DIRECT_T "http://127.0.0.1:$AGENT/list/big/$SIZE"
+  timed CHAIN_T "http://127.0.0.1:$FWD_OUTER/list/big/$SIZE" $FWD_PIDS
+  timed CRA_T "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/list/big/$SIZE" $CRA_SERVER_PID $CRA_CLIENT_PID
+  timed STOCK_T "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/list/big/$SIZE" $STOCK_SERVER_PID $STOCK_CLIENT_PID
 done
 TICK=$(getconf CLK_TCK)
-per_response() { python3 -c "print($1 * 1000 / $TICK / $ROUNDS)"; }
-CRA_CPU=$(per_response $CRA_CPU); STOCK_CPU=$(per_response $STOCK_CPU); CHAIN_CPU=$(per_response $CHAIN_CPU)
+# CPU per response, in milliseconds, of the given processes together.
+per_response() { local t=0; for pid in "$@"; do t=$((t + CPU[$pid])); done; python3 -c "print($t * 1000 / $TICK / $ROUNDS)"; }
+CRA_CPU=$(per_response $CRA_SERVER_PID $CRA_CLIENT_PID); STOCK_CPU=$(per_response $STOCK_SERVER_PID $STOCK_CLIENT_PID)
+CHAIN_CPU=$(per_response $FWD_PIDS)
+CRA_SERVER_CPU=$(per_response $CRA_SERVER_PID); CRA_CLIENT_CPU=$(per_response $CRA_CLIENT_PID)
+STOCK_SERVER_CPU=$(per_response $STOCK_SERVER_PID); STOCK_CLIENT_CPU=$(per_response $STOCK_CLIENT_PID)
 # p50 of REQUESTS sequential small GETs, in milliseconds (curl's own timing, not its start-up).
 latency() {
   for _ in $(seq 1 "$REQUESTS"); do curl -sf -o /dev/null -w '%{time_total}\n' "$1"; done |
@@ -163,9 +172,10 @@ CRA_L=$(latency "http://127.0.0.1:$CRA_SERVER/broker/$TOKEN/healthcheck")
 STOCK_L=$(latency "http://127.0.0.1:$STOCK_SERVER/broker/$TOKEN/healthcheck")
 
 python3 - "$SIZE" "$DIRECT_T" "$CRA_T" "$STOCK_T" "$CHAIN_T" "$DIRECT_L" "$CRA_L" "$STOCK_L" \
-  "$CRA_CPU" "$STOCK_CPU" "$CHAIN_CPU" <<'PY'
+  "$CRA_CPU" "$STOCK_CPU" "$CHAIN_CPU" "$CRA_SERVER_CPU" "$CRA_CLIENT_CPU" "$STOCK_SERVER_CPU" \
+  "$STOCK_CLIENT_CPU" <<'PY'
 import sys
-size, dt, ct, st, xt, dl, cl, sl, cc, sc, xc = (float(x) for x in sys.argv[1:])
+size, dt, ct, st, xt, dl, cl, sl, cc, sc, xc, cs, ccl, ss, scl = (float(x) for x in sys.argv[1:])
 mbps = lambda t: size / t / 1e6
 print(f"{'':20}{'throughput MB/s':>18}{'relay CPU ms':>14}{'p50 latency ms':>17}{'added p50 ms':>15}")
 print(f"{'direct to agent':20}{mbps(dt):>18.0f}{'-':>14}{dl:>17.3f}{'-':>15}")
@@ -174,4 +184,7 @@ print(f"{'stock pair':20}{mbps(st):>18.0f}{sc:>14.0f}{sl:>17.3f}{sl - dl:>15.3f}
 print(f"{'kernel-only chain':20}{mbps(xt):>18.0f}{xc:>14.0f}{'-':>17}{'-':>15}")
 print(f"throughput ratio cra/stock: {st / ct:.1f}x (kernel-only chain/stock: {st / xt:.1f}x; "
       f"cra/kernel-only chain: {xt / ct:.2f}); relay CPU per response stock/cra: {sc / cc:.1f}x")
+# Where each relay process has a core of its own, the busiest one bounds the throughput.
+print(f"CPU per response, server + client: cra {cs:.0f} + {ccl:.0f} ms, stock {ss:.0f} + {scl:.0f} ms; "
+      f"busiest process stock/cra: {max(ss, scl) / max(cs, ccl):.1f}x")
 PY
