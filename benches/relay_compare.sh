@@ -9,6 +9,10 @@
 # forwarders that move the bytes from socket to socket with splice(2), no copy and no protocol
 # work, in place of the server and the client.
 #
+# Here the four processes (agent, client, server, curl) share the machine's cores. Where each
+# relay process has a core of its own, throughput is bounded by the busiest one instead: the last
+# line gives its CPU per response for both pairs.
+#
 # Needs: curl, python3, node, the stock broker installed by .ci/install-broker.sh (or
 # CRA_STOCK_BROKER=<npm prefix holding it and config.default.json).
 # Usage: benches/relay_compare.sh [size-in-MB (100)] [latency requests (200)]
