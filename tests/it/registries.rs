@@ -493,18 +493,23 @@ async fn endless_manifests_and_listings_stop_at_their_limits() {
         ("tags", 16 << 20),
     ] {
         served.store(0, Ordering::SeqCst);
-        let err = match what {
-            "manifest" => registry.fetch_manifest("app", "1").await.map(|_| ()),
-            "catalog" => registry
-                .list_repositories(&PageRequest::first(None))
-                .await
-                .map(|_| ()),
-            _ => registry
-                .list_tags("app", &PageRequest::first(None))
-                .await
-                .map(|_| ()),
-        }
-        .expect_err(what);
+        let read = async {
+            match what {
+                "manifest" => registry.fetch_manifest("app", "1").await.map(|_| ()),
+                "catalog" => registry
+                    .list_repositories(&PageRequest::first(None))
+                    .await
+                    .map(|_| ()),
+                _ => registry
+                    .list_tags("app", &PageRequest::first(None))
+                    .await
+                    .map(|_| ()),
+            }
+        };
+        let err = tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .unwrap_or_else(|_| panic!("{what}: still reading after 30 s"))
+            .expect_err(what);
         assert_eq!(err.kind(), ErrorKind::TooLarge, "{what}: {err}");
         // Give the stub a moment: it must stop soon after the client does.
         tokio::time::sleep(Duration::from_millis(200)).await;
