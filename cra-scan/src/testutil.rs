@@ -60,3 +60,23 @@ pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// Flips one to `max_flips` bytes of `bytes` (to 0, 0xff, the next value or a random one) and,
+/// when `cut`, truncates it at a random point.
+pub(crate) fn mutate(bytes: &mut Vec<u8>, rng: &mut fastrand::Rng, max_flips: usize, cut: bool) {
+    if bytes.is_empty() {
+        return;
+    }
+    for _ in 0..rng.usize(1..=max_flips) {
+        let at = rng.usize(..bytes.len());
+        bytes[at] = match rng.u8(..4) {
+            0 => 0,
+            1 => 0xff,
+            2 => bytes[at].wrapping_add(1),
+            _ => rng.u8(..),
+        };
+    }
+    if cut {
+        bytes.truncate(rng.usize(..bytes.len()));
+    }
+}

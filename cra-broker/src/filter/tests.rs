@@ -434,19 +434,12 @@ fn generated_hostile_urls_never_escape_the_rules() {
         "image-metadata",
     ];
     let f = cra();
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        // xorshift64
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = fastrand::Rng::with_seed(3);
     let mut allowed = 0;
     for _ in 0..100_000 {
         let mut url = String::from("/");
-        for _ in 0..(next() % 8 + 1) {
-            url.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+        for _ in 0..rng.usize(1..=8) {
+            url.push_str(PIECES[rng.usize(..PIECES.len())]);
         }
         for method in ["GET", "POST"] {
             let Some(forwarded) = verdict(&f, Direction::Private, method, &url) else {

@@ -516,7 +516,7 @@ mod tests {
     use super::*;
     use crate::analyzers::java::JavaAnalyzer;
     use crate::analyzers::{builtin, AnalyzerError};
-    use crate::testutil::{gzip, tar, Item};
+    use crate::testutil::{gzip, mutate, tar, Item};
 
     const STATUS: &[u8] =
         b"Package: bash\nStatus: install ok installed\nVersion: 5.2-1\nArchitecture: amd64\n";
@@ -871,13 +871,7 @@ mod tests {
         assert!(analyzers.len() >= 8, "only {analyzers:?} found something");
 
         let zipped = gzip(&raw);
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = fastrand::Rng::with_seed(11);
         let (mut walked, mut refused) = (0, 0);
         for round in 0..3_000 {
             let mut blob = if round % 4 == 0 {
@@ -885,19 +879,7 @@ mod tests {
             } else {
                 raw.clone()
             };
-            for _ in 0..1 + next() % 6 {
-                let at = (next() as usize) % blob.len();
-                blob[at] = match next() % 4 {
-                    0 => 0,
-                    1 => 0xff,
-                    2 => blob[at].wrapping_add(1),
-                    _ => next() as u8,
-                };
-            }
-            if round % 9 == 0 {
-                let cut = (next() as usize) % blob.len();
-                blob.truncate(cut);
-            }
+            mutate(&mut blob, &mut rng, 6, round % 9 == 0);
             match run(&blob, Some(64 << 20)) {
                 Ok(_) => walked += 1,
                 Err(_) => refused += 1,
