@@ -5,73 +5,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use cra_tests::broker::{
-    client_settings, cra_client, cra_server, stub_agent, stub_upstream, wait_for_status, CraServer,
-    Log, Served, TOKEN,
+    client_settings, cra_client, cra_server, stub_agent, stub_upstream, wait_for_status, TOKEN,
 };
 
-use super::scenario::{self, http, Pair};
-
-/// A cra server and a cra client in-process, between a stub agent and a stub upstream; every
-/// part stops when this is dropped.
-struct Running {
-    agent_log: Log,
-    upstream_log: Log,
-    server_url: String,
-    client_url: String,
-    // Dropped in this order: the client before the server, the stubs last.
-    _client: Served,
-    server: Option<CraServer>,
-    upstream: Served,
-    _agent: Served,
-}
-
-impl Running {
-    /// Starts everything and waits until the client is connected.
-    async fn start() -> Self {
-        let (agent, agent_log) = stub_agent().await;
-        let (upstream, upstream_log) = stub_upstream().await;
-        let server = cra_server("127.0.0.1:0", upstream.addr).await;
-        let server_url = format!("http://{}", server.addr);
-        let client = cra_client(client_settings(&server_url, agent.addr)).await;
-        let client_url = format!("http://{}", client.addr);
-        scenario::wait_connected(&server_url).await;
-        Self {
-            agent_log,
-            upstream_log,
-            server_url,
-            client_url,
-            _client: client,
-            server: Some(server),
-            upstream,
-            _agent: agent,
-        }
-    }
-
-    fn pair(&self) -> Pair<'_> {
-        Pair {
-            server: self.server_url.clone(),
-            client: self.client_url.clone(),
-            agent: &self.agent_log,
-            upstream: &self.upstream_log,
-            cra_client: true,
-        }
-    }
-
-    /// The server goes away, the client notices, and a new server comes up on the same port;
-    /// returns once the client has reconnected to it.
-    async fn restart_server(&mut self) {
-        let addr = self.server_url.trim_start_matches("http://").to_owned();
-        self.server = None;
-        wait_for_status(
-            &format!("{}/healthcheck", self.client_url),
-            500,
-            Duration::from_secs(10),
-        )
-        .await;
-        self.server = Some(cra_server(&addr, self.upstream.addr).await);
-        scenario::wait_connected(&self.server_url).await;
-    }
-}
+use super::scenario::{self, http, Running};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cra_pair_relays_streams_filters_and_survives_a_server_restart() {

@@ -6,7 +6,11 @@
 use std::time::Duration;
 
 use base64::Engine;
-use cra_tests::broker::{pattern_byte, Log, TOKEN};
+use cra_broker::client::Settings;
+use cra_tests::broker::{
+    client_settings, cra_client, cra_server, pattern_byte, stub_agent, stub_upstream,
+    wait_for_status, CraServer, Log, Served, TOKEN,
+};
 use futures_util::StreamExt;
 
 /// Size of the streamed response.
@@ -169,4 +173,78 @@ pub(super) async fn wait_connected(server: &str) {
         Duration::from_secs(60),
     )
     .await;
+}
+
+/// A cra server and a cra client in-process, between a stub agent and a stub upstream; every
+/// part stops when this is dropped.
+pub(super) struct Running {
+    pub(super) agent_log: Log,
+    pub(super) upstream_log: Log,
+    pub(super) server_url: String,
+    pub(super) client_url: String,
+    // Dropped in this order: the client before the server, the stubs last.
+    _client: Served,
+    server: Option<CraServer>,
+    upstream: Served,
+    pub(super) agent: Served,
+}
+
+impl Running {
+    /// Starts everything and waits until the client is connected.
+    pub(super) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As [`Self::start`], with the client's settings adjusted by `configure` first.
+    pub(super) async fn start_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let (agent, agent_log) = stub_agent().await;
+        let (upstream, upstream_log) = stub_upstream().await;
+        let server = cra_server("127.0.0.1:0", upstream.addr).await;
+        let server_url = format!("http://{}", server.addr);
+        let mut settings = client_settings(&server_url, agent.addr);
+        configure(&mut settings);
+        let client = cra_client(settings).await;
+        let client_url = format!("http://{}", client.addr);
+        wait_connected(&server_url).await;
+        Self {
+            agent_log,
+            upstream_log,
+            server_url,
+            client_url,
+            _client: client,
+            server: Some(server),
+            upstream,
+            agent,
+        }
+    }
+
+    pub(super) fn pair(&self) -> Pair<'_> {
+        Pair {
+            server: self.server_url.clone(),
+            client: self.client_url.clone(),
+            agent: &self.agent_log,
+            upstream: &self.upstream_log,
+            cra_client: true,
+        }
+    }
+
+    /// The server goes away, the client notices, and a new server comes up on the same port;
+    /// returns once the client has reconnected to it.
+    pub(super) async fn restart_server(&mut self) {
+        let addr = self.server_addr().to_owned();
+        self.server = None;
+        wait_for_status(
+            &format!("{}/healthcheck", self.client_url),
+            500,
+            Duration::from_secs(10),
+        )
+        .await;
+        self.server = Some(cra_server(&addr, self.upstream.addr).await);
+        wait_connected(&self.server_url).await;
+    }
+
+    /// The server's `host:port`.
+    pub(super) fn server_addr(&self) -> &str {
+        self.server_url.trim_start_matches("http://")
+    }
 }

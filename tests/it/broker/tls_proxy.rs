@@ -4,7 +4,6 @@
 // Test helpers: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +11,11 @@ use clap::Parser;
 use cra_broker::client::{dial, ClientConfig, Settings};
 use cra_tests::broker::{
     client_settings, cra_client, cra_server, free_port, stub_agent, stub_upstream, ConnectProxy,
-    TOKEN,
+    Log, Served, TOKEN,
 };
 use cra_tests::registry::generate_tls;
 
-use super::scenario;
+use super::scenario::{self, Running};
 
 /// A CA, a certificate for `127.0.0.1`/`localhost` signed by it, and its key, as files.
 struct Pki {
@@ -60,25 +59,54 @@ fn spawn_cra(argv: &[&str]) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     }
 }
 
-/// `cra server --https-cert … --https-key …` on a random loopback port; returns its https URL.
-fn https_server(pki: &Pki, upstream: std::net::SocketAddr, dir: &Path) -> (String, AbortOnDrop) {
-    let accept = dir.join("server-accept.json");
-    std::fs::write(&accept, cra_tests::broker::server_accept(upstream)).unwrap();
-    let port = free_port().to_string();
-    let task = spawn_cra(&[
-        "server",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--accept",
-        accept.to_str().unwrap(),
-        "--https-cert",
-        &pki.path("cert.pem"),
-        "--https-key",
-        &pki.path("key.pem"),
-    ]);
-    (format!("https://localhost:{port}"), AbortOnDrop(task))
+/// `cra server --https-cert … --https-key …` on a random loopback port, with a stub agent for
+/// its clients and a stub upstream for their callbacks; started once it answers its health check.
+struct HttpsServer {
+    pki: Pki,
+    /// Its https URL.
+    url: String,
+    /// A client that trusts the private CA.
+    http: reqwest::Client,
+    agent: Served,
+    agent_log: Log,
+    _upstream: Served,
+    _server: AbortOnDrop,
+}
+
+impl HttpsServer {
+    async fn start() -> Self {
+        let pki = Pki::new();
+        let (agent, agent_log) = stub_agent().await;
+        let (upstream, _) = stub_upstream().await;
+        let accept = pki.dir.path().join("server-accept.json");
+        std::fs::write(&accept, cra_tests::broker::server_accept(upstream.addr)).unwrap();
+        let port = free_port().to_string();
+        let task = spawn_cra(&[
+            "server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--accept",
+            accept.to_str().unwrap(),
+            "--https-cert",
+            &pki.path("cert.pem"),
+            "--https-key",
+            &pki.path("key.pem"),
+        ]);
+        let url = format!("https://localhost:{port}");
+        let http = pki.http();
+        wait_https(&http, &format!("{url}/healthcheck")).await;
+        Self {
+            pki,
+            url,
+            http,
+            agent,
+            agent_log,
+            _upstream: upstream,
+            _server: AbortOnDrop(task),
+        }
+    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<anyhow::Result<()>>);
@@ -200,18 +228,15 @@ async fn cra_client_serves_its_local_port_over_https() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cra_client_dials_an_https_server_with_a_private_ca() {
     tokio::time::timeout(Duration::from_secs(90), async {
-        let pki = Pki::new();
-        let (agent, agent_log) = stub_agent().await;
-        let (upstream, _) = stub_upstream().await;
-        let (server_url, _server) = https_server(&pki, upstream.addr, pki.dir.path());
-        let http = pki.http();
-        wait_https(&http, &format!("{server_url}/healthcheck")).await;
+        let server = HttpsServer::start().await;
+        let (pki, server_url, http) = (&server.pki, &server.url, &server.http);
+        let (agent, agent_log) = (&server.agent, &server.agent_log);
 
-        let mut settings = client_settings(&server_url, agent.addr);
+        let mut settings = client_settings(server_url, agent.addr);
         settings.ca_cert = Some(pki.path("ca.pem"));
         let _client = cra_client(settings).await;
         let status = format!("{server_url}/connection-status/{TOKEN}");
-        wait_https(&http, &status).await;
+        wait_https(http, &status).await;
 
         // Both response paths work over TLS: the response stream POSTed back to the server,
         // and the acknowledgement on the websocket.
@@ -244,7 +269,7 @@ async fn cra_client_dials_an_https_server_with_a_private_ca() {
         // Verification is on: without the CA, or with another CA, the dial fails and says why.
         let other = Pki::new();
         for ca in [None, Some(other.path("ca.pem"))] {
-            let mut settings = client_settings(&server_url, agent.addr);
+            let mut settings = client_settings(server_url, agent.addr);
             settings.ca_cert = ca.clone();
             let chain = dial_error(settings).await;
             assert!(
@@ -260,12 +285,9 @@ async fn cra_client_dials_an_https_server_with_a_private_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cra_client_reaches_the_server_through_a_connect_proxy() {
     tokio::time::timeout(Duration::from_secs(90), async {
-        let pki = Pki::new();
-        let (agent, agent_log) = stub_agent().await;
-        let (upstream, _) = stub_upstream().await;
-        let (server_url, _server) = https_server(&pki, upstream.addr, pki.dir.path());
-        let http = pki.http();
-        wait_https(&http, &format!("{server_url}/healthcheck")).await;
+        let server = HttpsServer::start().await;
+        let (pki, server_url, http) = (&server.pki, &server.url, &server.http);
+        let (agent, agent_log) = (&server.agent, &server.agent_log);
         let server_port = server_url.rsplit(':').next().unwrap().to_owned();
         let proxy = ConnectProxy::start().await;
 
@@ -277,7 +299,7 @@ async fn cra_client_reaches_the_server_through_a_connect_proxy() {
         // The agent is plain HTTP: HTTPS_PROXY does not apply to it.
         let client = cra_client(settings.clone()).await;
         let status = format!("{server_url}/connection-status/{TOKEN}");
-        wait_https(&http, &status).await;
+        wait_https(http, &status).await;
         let response = http
             .get(format!("{server_url}/broker/{TOKEN}/list/proxied"))
             .send()
@@ -325,15 +347,11 @@ async fn cra_client_reaches_the_server_through_a_connect_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_proxy_carries_the_tunnel_and_the_plain_http_calls() {
     tokio::time::timeout(Duration::from_secs(60), async {
-        let (agent, agent_log) = stub_agent().await;
-        let (upstream, _) = stub_upstream().await;
-        let server = cra_server("127.0.0.1:0", upstream.addr).await;
-        let server_url = format!("http://{}", server.addr);
         let proxy = ConnectProxy::start().await;
-        let mut settings = client_settings(&server_url, agent.addr);
-        settings.http_proxy = Some(proxy.addr.to_string());
-        let _client = cra_client(settings).await;
-        scenario::wait_connected(&server_url).await;
+        let running =
+            Running::start_with(|settings| settings.http_proxy = Some(proxy.addr.to_string()))
+                .await;
+        let (server_url, agent_log) = (&running.server_url, &running.agent_log);
         let response = scenario::http()
             .get(format!("{server_url}/broker/{TOKEN}/list/via-proxy"))
             .send()
@@ -346,12 +364,18 @@ async fn http_proxy_carries_the_tunnel_and_the_plain_http_calls() {
         let tunnels = proxy.tunnels();
         assert!(!tunnels.is_empty(), "the websocket did not use the proxy");
         assert!(
-            tunnels.iter().all(|t| *t == server.addr.to_string()),
+            tunnels.iter().all(|t| t == running.server_addr()),
             "{tunnels:?}"
         );
         let forwards = proxy.forwards();
-        assert!(forwards.contains(&server.addr.to_string()), "{forwards:?}");
-        assert!(forwards.contains(&agent.addr.to_string()), "{forwards:?}");
+        assert!(
+            forwards.iter().any(|f| f == running.server_addr()),
+            "{forwards:?}"
+        );
+        assert!(
+            forwards.contains(&running.agent.addr.to_string()),
+            "{forwards:?}"
+        );
     })
     .await
     .expect("the scenario finishes in time");

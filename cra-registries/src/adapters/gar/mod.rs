@@ -213,13 +213,15 @@ impl Vendor for ArtifactRegistry {
     }
 
     async fn repositories(&self, client: &Client, page: &PageRequest) -> Result<Page<String>> {
-        let rest_cursor = page.cursor.as_deref().is_none_or(Cursor::is_rest);
-        let Some(rest) = self.rest.as_ref().filter(|_| rest_cursor) else {
+        // A first page goes to the REST API unless it refused before; later pages follow
+        // whichever API gave the cursor.
+        let use_rest = page
+            .cursor
+            .as_deref()
+            .map_or_else(|| !self.refused.load(Ordering::Relaxed), Cursor::is_rest);
+        let Some(rest) = self.rest.as_ref().filter(|_| use_rest) else {
             return self.google.repositories(client, page).await;
         };
-        if page.cursor.is_none() && self.refused.load(Ordering::Relaxed) {
-            return self.google.repositories(client, page).await;
-        }
         match rest.page(client, &self.google.prefix, page).await {
             Err(e @ Error::Forbidden { .. }) if page.cursor.is_none() => {
                 self.fall_back(&e);
