@@ -10,7 +10,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::registry::RegistryKind;
+use crate::kind::{RegistryKind, UnknownKind};
 
 /// A secret string that never shows itself in `Debug` or `Display`.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -90,8 +90,8 @@ pub enum CredentialsError {
     #[error("credentials are not valid JSON")]
     Json(#[source] serde_json::Error),
     /// The `type` field names no known registry type.
-    #[error("unknown registry type {0:?}")]
-    UnknownType(String),
+    #[error(transparent)]
+    UnknownType(#[from] UnknownKind),
     /// A field that this registry type needs is missing or empty.
     #[error("credentials for {kind} lack the {field:?} field")]
     Missing {
@@ -147,8 +147,7 @@ impl RegistryCredentials {
     /// Decodes the JSON form.
     pub fn from_json(bytes: &[u8]) -> Result<Self, CredentialsError> {
         let wire: Wire = serde_json::from_slice(bytes).map_err(CredentialsError::Json)?;
-        let kind = RegistryKind::from_str(&wire.kind)
-            .map_err(|_| CredentialsError::UnknownType(wire.kind.clone()))?;
+        let kind = RegistryKind::from_str(&wire.kind)?;
         if kind == RegistryKind::Ecr {
             let role_arn = non_empty(wire.role_arn).ok_or(CredentialsError::Missing {
                 kind,

@@ -33,6 +33,7 @@ pub mod blob;
 pub mod credentials;
 pub mod digest;
 pub mod error;
+pub mod kind;
 pub mod manifest;
 pub mod package;
 pub mod reference;
@@ -47,10 +48,12 @@ pub use digest::Digest;
 #[doc(inline)]
 pub use error::{ErrorKind, RegistryError, Result};
 #[doc(inline)]
+pub use kind::{RegistryKind, UnknownKind};
+#[doc(inline)]
 pub use manifest::{FetchedManifest, Manifest, Platform};
 #[doc(inline)]
 pub use package::{Ecosystem, Location, OsRelease, Package};
 #[doc(inline)]
 pub use reference::Reference;
 #[doc(inline)]
-pub use registry::{Page, PageRequest, Registry, RegistryKind, TagInfo};
+pub use registry::{Page, PageRequest, Registry, TagInfo};

@@ -1,7 +1,6 @@
-//! The [`Registry`] trait every adapter implements, and the [`RegistryKind`] names.
+//! The [`Registry`] trait every adapter implements.
 
 use std::fmt;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -9,115 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::blob::BlobStream;
 use crate::digest::Digest;
 use crate::error::{ErrorKind, RegistryError, Result};
+use crate::kind::RegistryKind;
 use crate::manifest::FetchedManifest;
-
-/// The twelve registry types, named as the product names them in `CR_TYPE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum RegistryKind {
-    /// JFrog Artifactory / JFrog Container Registry.
-    #[serde(rename = "artifactory-cr")]
-    Artifactory,
-    /// Harbor 2.x.
-    #[serde(rename = "harbor-cr")]
-    Harbor,
-    /// Azure Container Registry.
-    #[serde(rename = "acr")]
-    Acr,
-    /// Google Container Registry.
-    #[serde(rename = "gcr")]
-    Gcr,
-    /// Amazon Elastic Container Registry.
-    #[serde(rename = "ecr")]
-    Ecr,
-    /// Google Artifact Registry.
-    #[serde(rename = "google-artifact-cr")]
-    GoogleArtifact,
-    /// Docker Hub.
-    #[serde(rename = "docker-hub")]
-    DockerHub,
-    /// Red Hat Quay / quay.io.
-    #[serde(rename = "quay-cr")]
-    Quay,
-    /// Sonatype Nexus Repository 3.
-    #[serde(rename = "nexus-cr")]
-    Nexus,
-    /// GitHub Container Registry.
-    #[serde(rename = "github-cr")]
-    GitHub,
-    /// DigitalOcean Container Registry.
-    #[serde(rename = "digitalocean-cr")]
-    DigitalOcean,
-    /// GitLab Container Registry.
-    #[serde(rename = "gitlab-cr")]
-    GitLab,
-    /// A plain OCI distribution registry named by an image reference (`cra scan host/repo:tag`);
-    /// not one of the product's `CR_TYPE`s, so [`RegistryKind::ALL`] and `FromStr` leave it out.
-    #[serde(rename = "distribution")]
-    Distribution,
-}
-
-impl RegistryKind {
-    /// Every kind, in the product's documented order.
-    pub const ALL: [RegistryKind; 12] = [
-        RegistryKind::Artifactory,
-        RegistryKind::Harbor,
-        RegistryKind::Acr,
-        RegistryKind::Gcr,
-        RegistryKind::Ecr,
-        RegistryKind::GoogleArtifact,
-        RegistryKind::DockerHub,
-        RegistryKind::Quay,
-        RegistryKind::Nexus,
-        RegistryKind::GitHub,
-        RegistryKind::DigitalOcean,
-        RegistryKind::GitLab,
-    ];
-
-    /// The product's name for the kind (`artifactory-cr`, `ecr`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegistryKind::Artifactory => "artifactory-cr",
-            RegistryKind::Harbor => "harbor-cr",
-            RegistryKind::Acr => "acr",
-            RegistryKind::Gcr => "gcr",
-            RegistryKind::Ecr => "ecr",
-            RegistryKind::GoogleArtifact => "google-artifact-cr",
-            RegistryKind::DockerHub => "docker-hub",
-            RegistryKind::Quay => "quay-cr",
-            RegistryKind::Nexus => "nexus-cr",
-            RegistryKind::GitHub => "github-cr",
-            RegistryKind::DigitalOcean => "digitalocean-cr",
-            RegistryKind::GitLab => "gitlab-cr",
-            RegistryKind::Distribution => "distribution",
-        }
-    }
-}
-
-impl fmt::Display for RegistryKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The name is not one of the twelve registry types.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown registry type {0:?}; expected one of artifactory-cr, harbor-cr, acr, gcr, ecr, google-artifact-cr, docker-hub, quay-cr, nexus-cr, github-cr, digitalocean-cr, gitlab-cr")]
-pub struct UnknownKind(pub String);
-
-impl FromStr for RegistryKind {
-    type Err = UnknownKind;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // The stock entrypoint also accepts `ElasticCR` for ECR.
-        if s == "ElasticCR" {
-            return Ok(RegistryKind::Ecr);
-        }
-        RegistryKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownKind(s.to_owned()))
-    }
-}
 
 /// Which page of a listing to fetch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -275,30 +167,5 @@ pub trait Registry: Send + Sync + fmt::Debug {
             ErrorKind::Protocol,
             "tag listing did not end",
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kind_names_round_trip() {
-        for kind in RegistryKind::ALL {
-            assert_eq!(kind.as_str().parse::<RegistryKind>().unwrap(), kind);
-            let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{}\"", kind.as_str()));
-        }
-        assert_eq!(
-            "ElasticCR".parse::<RegistryKind>().unwrap(),
-            RegistryKind::Ecr
-        );
-        assert!("distribution".parse::<RegistryKind>().is_err());
-        assert_eq!(RegistryKind::Distribution.to_string(), "distribution");
-        assert!("dockerhub"
-            .parse::<RegistryKind>()
-            .unwrap_err()
-            .to_string()
-            .contains("docker-hub"));
     }
 }
