@@ -7,6 +7,7 @@
 //!   returning [`RegistryError`]s whose [`ErrorKind`] maps onto HTTP statuses.
 //! - [`manifest`]: manifests, indexes, configs and platform selection over `oci-spec` types.
 //! - [`Package`], [`Ecosystem`], [`OsRelease`]: what a scan reports.
+//! - [`text::escape_untrusted`]: untrusted text made safe for terminals and log lines.
 //!
 //! ```
 //! use cra_core::{Digest, Reference, RegistryCredentials, RegistryKind};
@@ -38,6 +39,7 @@ pub mod manifest;
 pub mod package;
 pub mod reference;
 pub mod registry;
+pub mod text;
 
 #[doc(inline)]
 pub use blob::BlobStream;
