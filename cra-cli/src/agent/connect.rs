@@ -25,7 +25,7 @@ pub struct Registries {
 
 impl Registries {
     /// A connector trusting the settings' extra CA bundle.
-    pub fn new(settings: &crate::agent::Settings) -> Self {
+    pub fn new(settings: &crate::agent::settings::Settings) -> Self {
         Registries {
             options: cra_registries::ConnectOptions {
                 ca_bundle: settings.ca_bundle.clone(),

@@ -159,7 +159,7 @@ pub struct ScanEngine {
 
 impl ScanEngine {
     /// An engine refusing images larger than the settings allow.
-    pub fn new(settings: &crate::agent::Settings) -> Self {
+    pub fn new(settings: &crate::agent::settings::Settings) -> Self {
         ScanEngine {
             max_image_size: settings.max_image_size,
         }

@@ -1,6 +1,8 @@
-//! Typed JSON errors: every failure of a route is `{"error": {"code": "…", "message": "…"}}` with
-//! the status its kind maps to, and a `Retry-After` header when waiting helps.
+//! The agent's errors: [`AgentError`] when it cannot start or serve, and [`ApiError`], the typed
+//! JSON answer of a failed request: `{"error": {"code": "…", "message": "…"}}` with the status
+//! its kind maps to, and a `Retry-After` header when waiting helps.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -8,6 +10,29 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cra_core::{CredentialsError, ErrorKind, RegistryError};
 use serde::Serialize;
+
+/// Why the agent could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The CA bundle could not be read or parsed.
+    #[error("cannot use the CA bundle {path:?}")]
+    CaBundle {
+        /// The configured path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The HTTPS certificate or key could not be loaded.
+    #[error("cannot load the HTTPS certificate and key")]
+    Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    /// Serving failed.
+    #[error("serving HTTP failed")]
+    Io(#[from] std::io::Error),
+}
 
 /// A failed request, ready to be sent as JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]

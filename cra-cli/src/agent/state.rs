@@ -6,10 +6,10 @@ use std::time::Duration;
 use crate::agent::callback::Callbacks;
 use crate::agent::connect::Connector;
 use crate::agent::engine::Engine;
+use crate::agent::error::AgentError;
 use crate::agent::jobs::JobQueue;
 use crate::agent::metrics::Metrics;
 use crate::agent::settings::Settings;
-use crate::agent::AgentError;
 
 /// Settings, the registry connector, the scanner, the queue, callbacks and metrics.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tracing::info;
 
-use crate::agent::callback::RetryPolicy;
 use crate::agent::settings::DEFAULT_MAX_IMAGE_SIZE;
+use crate::agent::RetryPolicy;
 use crate::agent::Settings;
 
 /// Arguments of `cra agent`; every one can also come from the environment variable named.
