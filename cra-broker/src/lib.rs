@@ -13,16 +13,17 @@
 //! - [`session`] runs one tunnel over any `Sink + Stream` of text frames.
 //! - [`client`] and [`server`] are the two ends.
 //!
-//! The client decides with the built-in container-registry-agent rules, and never lets the far
-//! side read anything but the registry settings:
+//! The client decides with the built-in container-registry-agent rules, never lets the far side
+//! read the broker token, and lets it have credentials filled into the `Authorization` header of
+//! a request to the agent only:
 //!
 //! ```
 //! use cra_broker::filter::{Direction, Filter, RequestParts, Vars};
 //!
 //! let mut vars = Vars::new();
 //! vars.insert("CR_AGENT_URL", "http://127.0.0.1:17500");
-//! vars.insert_substitutable("CR_CREDENTIALS", "eyJ0eXBlIjoiYWNyIn0K");
-//! vars.insert_substitutable("BROKER_TOKEN", "never-substituted");
+//! vars.insert_secret("CR_CREDENTIALS", "eyJ0eXBlIjoiYWNyIn0K");
+//! vars.insert_secret("BROKER_TOKEN", "never-substituted");
 //! let filter = Filter::container_registry_agent(&vars)?;
 //!
 //! let headers = http::HeaderMap::new();
@@ -30,7 +31,12 @@
 //! assert!(filter.check(Direction::Private, &scan).allowed().is_some());
 //! let admin = RequestParts { method: "GET", url: "/admin", ..scan };
 //! assert!(filter.check(Direction::Private, &admin).allowed().is_none());
-//! assert_eq!(vars.substitute("${CR_CREDENTIALS}|${BROKER_TOKEN}"), "eyJ0eXBlIjoiYWNyIn0K|");
+//! // A secret fills the Authorization header only; the token never.
+//! let auth = vars.substitute_authorization("${CR_CREDENTIALS}|${BROKER_TOKEN}");
+//! assert_eq!(auth, "eyJ0eXBlIjoiYWNyIn0K|");
+//! assert_eq!(vars.substitute("${CR_CREDENTIALS}"), "");
+//! let asks = RequestParts { url: "/scan?x=${CR_CREDENTIALS}", ..scan };
+//! assert!(vars.check_secret_requests(asks.url, asks.headers, asks.body).is_err());
 //! # Ok::<(), cra_broker::FilterError>(())
 //! ```
 

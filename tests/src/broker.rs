@@ -322,6 +322,11 @@ pub fn client_settings(server: &str, agent: SocketAddr) -> Settings {
 
 /// Starts a cra client in-process with fast reconnects.
 pub async fn cra_client(settings: Settings) -> Served {
+    cra_client_with_handle(settings).await.0
+}
+
+/// As [`cra_client`], also returning the client, to read its counters.
+pub async fn cra_client_with_handle(settings: Settings) -> (Served, BrokerClient) {
     let mut config: ClientConfig = settings
         .into_config_with(|_| None)
         .expect("client settings");
@@ -332,10 +337,11 @@ pub async fn cra_client(settings: Settings) -> Served {
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
+    let running = client.clone();
     let task = tokio::spawn(async move {
-        let _ = client.run(listener).await;
+        let _ = running.run(listener).await;
     });
-    Served { addr, task }
+    (Served { addr, task }, client)
 }
 
 /// Polls `url` until it answers `status`, or panics after `timeout`.

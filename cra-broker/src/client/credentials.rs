@@ -86,15 +86,15 @@ impl RegistryInputs {
         };
         Ok(match kind {
             "ecr" => {
-                let (Some(arn), Some(region), Some(external)) = (
-                    get(&self.role_arn),
-                    get(&self.region),
-                    get(&self.external_id),
-                ) else {
-                    return Err(missing("CR_ROLE_ARN, CR_REGION and CR_EXTERNAL_ID."));
+                let (Some(arn), Some(region)) = (get(&self.role_arn), get(&self.region)) else {
+                    return Err(missing("CR_ROLE_ARN and CR_REGION."));
                 };
+                // The external id is optional, as the stock documentation makes it.
+                let external = get(&self.external_id)
+                    .map(|id| format!(",\"externalId\":\"{id}\""))
+                    .unwrap_or_default();
                 format!(
-                    "{{\"type\":\"{kind}\",\"roleArn\":\"{arn}\",\"extra\":{{\"region\":\"{region}\",\"externalId\":\"{external}\"}}}}\n"
+                    "{{\"type\":\"{kind}\",\"roleArn\":\"{arn}\",\"extra\":{{\"region\":\"{region}\"{external}}}}}\n"
                 )
             }
             "digitalocean-cr" => {
@@ -162,6 +162,18 @@ mod tests {
     }
 
     #[test]
+    fn ecr_without_an_external_id_leaves_it_out() {
+        let mut ecr = inputs("ecr");
+        ecr.external_id = None;
+        assert_eq!(
+            ecr.json_line().unwrap(),
+            "{\"type\":\"ecr\",\"roleArn\":\"arn:aws:iam::1:role/r\",\"extra\":{\"region\":\"eu-west-1\"}}\n"
+        );
+        ecr.external_id = Some(String::new());
+        assert!(!ecr.json_line().unwrap().contains("externalId"));
+    }
+
+    #[test]
     fn credentials_are_base64_of_the_line() {
         let encoded = inputs("docker-hub").credentials().unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
@@ -179,7 +191,7 @@ mod tests {
         ecr.region = None;
         assert_eq!(
             ecr.json_line().unwrap_err().to_string(),
-            "ecr requires the following parameters: CR_ROLE_ARN, CR_REGION and CR_EXTERNAL_ID."
+            "ecr requires the following parameters: CR_ROLE_ARN and CR_REGION."
         );
         let mut doc = inputs("digitalocean-cr");
         doc.token = Some(String::new());

@@ -1,6 +1,8 @@
 //! A request from the tunnel: private rules, substitution, header preparation, the call to the
 //! agent, and the answer by `/response-data` stream or by acknowledgement.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
@@ -32,6 +34,9 @@ const STRIPPED: &[&str] = &[
     "snyk-integration-type",
     "x-snyk-broker-context-id",
 ];
+
+/// The header that gives the agent this client's `BROKER_CLIENT_URL` as its callback base.
+pub const CLIENT_URL_HEADER: &str = "x-broker-client-url";
 
 /// How the response goes back.
 #[derive(Debug, Clone)]
@@ -92,6 +97,21 @@ pub(super) async fn handle(shared: &Shared, handle: &Handle, event: Incoming) {
 async fn call_agent(shared: &Shared, request: RequestEvent) -> Outcome {
     let mut headers = map_to_headers(&request.headers);
     let mut body = request.body.as_ref().and_then(ejson::body_bytes);
+    if let Err(refusal) =
+        shared
+            .config
+            .vars
+            .check_secret_requests(&request.url, &headers, body.as_deref())
+    {
+        shared.refused_secret_requests.fetch_add(1, Ordering::Relaxed);
+        // The refusal names the variable and the place, never the value.
+        tracing::warn!(method = %request.method, variable = %refusal.variable, place = %refusal.place, "tunnel request refused: it asks for a secret outside the Authorization header");
+        return Outcome::Error {
+            status: 403,
+            error_type: "SECRET_REFUSED",
+            body: json!({"message": "refused", "reason": refusal.to_string()}),
+        };
+    }
     let verdict = shared.config.filter.check(
         Direction::Private,
         &RequestParts {
@@ -116,7 +136,11 @@ async fn call_agent(shared: &Shared, request: RequestEvent) -> Outcome {
     {
         body = Some(filled);
     }
-    prepare_headers(&mut headers, allowed.authorization.as_deref());
+    prepare_headers(
+        &mut headers,
+        allowed.authorization.as_deref(),
+        shared.config.client_url.as_deref(),
+    );
     let Ok(method) = http::Method::from_bytes(request.method.as_bytes()) else {
         return Outcome::Error {
             status: 400,
@@ -141,10 +165,17 @@ async fn call_agent(shared: &Shared, request: RequestEvent) -> Outcome {
     }
 }
 
-fn prepare_headers(headers: &mut http::HeaderMap, authorization: Option<&str>) {
+/// The stock header preparation, plus the callback base: whatever the server side sent as
+/// [`CLIENT_URL_HEADER`] is replaced by this client's own URL, or dropped when it has none.
+fn prepare_headers(
+    headers: &mut http::HeaderMap,
+    authorization: Option<&str>,
+    client_url: Option<&str>,
+) {
     for name in STRIPPED.iter().chain(HOP_BY_HOP) {
         headers.remove(*name);
     }
+    set_client_url(headers, client_url);
     let original_ua = headers
         .remove(http::header::USER_AGENT)
         .unwrap_or_else(|| http::HeaderValue::from_static("not-provided"));
@@ -154,6 +185,14 @@ fn prepare_headers(headers: &mut http::HeaderMap, authorization: Option<&str>) {
     }
     if let Some(value) = authorization.and_then(|a| http::HeaderValue::try_from(a).ok()) {
         headers.insert(http::header::AUTHORIZATION, value);
+    }
+}
+
+/// Replaces every [`CLIENT_URL_HEADER`] with `client_url` (or removes it when there is none).
+pub(super) fn set_client_url(headers: &mut http::HeaderMap, client_url: Option<&str>) {
+    headers.remove(CLIENT_URL_HEADER);
+    if let Some(value) = client_url.and_then(|url| http::HeaderValue::try_from(url).ok()) {
+        headers.insert(CLIENT_URL_HEADER, value);
     }
 }
 
@@ -335,10 +374,11 @@ mod tests {
             ("user-agent", "curl/8"),
             ("accept", "application/json"),
             ("snyk-request-id", "r"),
+            ("x-broker-client-url", "http://forged.invalid"),
         ] {
             headers.insert(http::HeaderName::from_static(k), v.parse().unwrap());
         }
-        prepare_headers(&mut headers, Some("Bearer x"));
+        prepare_headers(&mut headers, Some("Bearer x"), Some("http://client:7341"));
         let names: Vec<_> = headers.keys().map(|k| k.as_str().to_owned()).collect();
         for gone in [
             "host",
@@ -358,8 +398,11 @@ mod tests {
         assert_eq!(headers["authorization"], "Bearer x");
         assert_eq!(headers["accept"], "application/json");
         assert_eq!(headers["snyk-request-id"], "r");
+        assert_eq!(headers["x-broker-client-url"], "http://client:7341");
         let mut bare = http::HeaderMap::new();
-        prepare_headers(&mut bare, None);
+        bare.insert(CLIENT_URL_HEADER, "http://forged.invalid".parse().unwrap());
+        prepare_headers(&mut bare, None, None);
         assert_eq!(bare["x-broker-origin-ua"], "not-provided");
+        assert!(bare.get(CLIENT_URL_HEADER).is_none());
     }
 }

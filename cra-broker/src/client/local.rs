@@ -1,4 +1,4 @@
-//! The client's local port: `/healthcheck`, `/systemcheck`, and every other path as an agent
+//! The client's local port: `/healthcheck`, `/ready`, `/systemcheck`, and every other path as an agent
 //! callback that the `public` rules must allow before it goes out through the tunnel.
 
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use crate::protocol::{ejson, CLIENT_VERSION};
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthcheck", get(healthcheck))
+        .route("/ready", get(ready))
         .route("/systemcheck", get(systemcheck))
         .fallback(callback)
         .with_state(shared)
@@ -40,6 +41,17 @@ async fn healthcheck(State(shared): State<Arc<Shared>>) -> Response {
         http::StatusCode::INTERNAL_SERVER_ERROR
     };
     (status, Json(body)).into_response()
+}
+
+/// Readiness: 200 while the tunnel to the server is open, 503 otherwise; no credentials.
+async fn ready(State(shared): State<Arc<Shared>>) -> Response {
+    let open = shared.tunnel().is_some();
+    let status = if open {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({"ok": open}))).into_response()
 }
 
 /// First 3 + `***` + last 3 of the credential (the header value after its first space).
@@ -69,6 +81,10 @@ async fn systemcheck(State(shared): State<Arc<Shared>>) -> Response {
     let mut request = shared.http.get(&validation.url).timeout(validation.timeout);
     if let Some(auth) = &validation.authorization {
         request = request.header(http::header::AUTHORIZATION, auth);
+    }
+    // The agent checks its callback base too; it learns it from this header.
+    if let Some(client_url) = &shared.config.client_url {
+        request = request.header(super::forward::CLIENT_URL_HEADER, client_url);
     }
     let mut result = json!({
         "brokerClientValidationUrl": shown_url,

@@ -6,7 +6,8 @@
 //! - [`dial`]: proxy, TLS and websocket handshake;
 //! - [`proxy`]: `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`;
 //! - `forward`: tunnel request → filter → agent → `/response-data` stream or ack;
-//! - `local`: the local port (`/healthcheck`, `/systemcheck`, callbacks through the tunnel);
+//! - `local`: the local port (`/healthcheck`, `/ready`, `/systemcheck`, callbacks through the
+//!   tunnel);
 //! - [`backoff`]: reconnect delays.
 //!
 //! The client keeps one tunnel, in the `primary` role.
@@ -41,6 +42,7 @@ mod local;
 pub mod proxy;
 pub mod settings;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -51,6 +53,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 pub use backoff::Backoff;
+pub use forward::CLIENT_URL_HEADER;
 pub use proxy::Proxy;
 pub use settings::Settings;
 
@@ -68,7 +71,8 @@ pub struct ClientConfig {
     pub token: Token,
     /// `BROKER_SERVER_URL`.
     pub server_url: url::Url,
-    /// `BROKER_CLIENT_URL`, reported only.
+    /// `BROKER_CLIENT_URL`: sent to the agent as [`CLIENT_URL_HEADER`] with every forwarded
+    /// request and with the system check, as the base of its callbacks.
     pub client_url: Option<String>,
     /// The accept rules (built-in container-registry-agent set, or `ACCEPT`).
     pub filter: Filter,
@@ -125,6 +129,8 @@ struct Shared {
     http: reqwest::Client,
     tls: Arc<rustls::ClientConfig>,
     tunnel: RwLock<Option<Tunnel>>,
+    /// Tunnel requests refused for asking for a secret outside the `Authorization` header.
+    refused_secret_requests: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -154,18 +160,20 @@ impl BrokerClient {
                 http: http.build().map_err(Error::Http)?,
                 tls: Arc::new(tls),
                 tunnel: RwLock::new(None),
+                refused_secret_requests: AtomicU64::new(0),
             }),
         })
     }
 
-    /// The local HTTP routes (healthcheck, systemcheck, callbacks).
+    /// The local HTTP routes (healthcheck, readiness, systemcheck, callbacks).
     pub fn router(&self) -> axum::Router {
         local::router(self.shared.clone())
     }
 
-    /// Whether the tunnel is up.
-    pub fn is_connected(&self) -> bool {
-        self.shared.tunnel().is_some()
+    /// How many tunnel requests were refused because they asked for a secret variable outside
+    /// the `Authorization` header.
+    pub fn refused_secret_requests(&self) -> u64 {
+        self.shared.refused_secret_requests.load(Ordering::Relaxed)
     }
 
     /// Serves the local port and keeps the tunnel up, forever.

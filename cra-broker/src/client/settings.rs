@@ -6,9 +6,31 @@ use std::time::Duration;
 use super::credentials::RegistryInputs;
 use super::{Backoff, ClientConfig, Proxy, Validation};
 use crate::error::{Error, FilterError};
+use crate::filter::vars::Exposure;
 use crate::filter::{Filter, Vars};
 use crate::session::Timing;
 use crate::token::Token;
+
+/// The settings that are credentials: the far side may have them substituted into the
+/// `Authorization` header of a request to the agent, and nowhere else (a request asking for one
+/// elsewhere is refused). Variables an `ACCEPT` file names are treated the same way.
+pub const SECRET_VARIABLES: &[&str] = &[
+    "CR_CREDENTIALS",
+    "CR_USERNAME",
+    "CR_PASSWORD",
+    "CR_TOKEN",
+    "CR_EXTERNAL_ID",
+];
+
+/// The settings the far side may have substituted anywhere: they say where things are, not
+/// how to get in.
+pub const PLAIN_VARIABLES: &[&str] = &[
+    "BROKER_CLIENT_URL",
+    "CR_TYPE",
+    "CR_BASE",
+    "CR_ROLE_ARN",
+    "CR_REGION",
+];
 
 /// The default `BROKER_SERVER_URL`.
 pub const DEFAULT_SERVER_URL: &str = "https://broker.snyk.io";
@@ -147,8 +169,9 @@ impl Settings {
         })
     }
 
-    /// The variables rules and substitutions may read: `CR_AGENT_URL` for rules; the `CR_*`
-    /// inputs and `CR_CREDENTIALS` for substitutions too; and what an `ACCEPT` file names.
+    /// The variables rules and substitutions may read, each with its [`Exposure`]: see
+    /// [`SECRET_VARIABLES`] and [`PLAIN_VARIABLES`]; `CR_AGENT_URL` is for rules only; what an
+    /// `ACCEPT` file names is secret (`BROKER_*` ones for rules only).
     fn vars(
         &self,
         credentials: &str,
@@ -158,7 +181,10 @@ impl Settings {
         if let Some(agent) = present(&self.cr_agent_url) {
             vars.insert("CR_AGENT_URL", agent.trim_end_matches('/'));
         }
-        vars.insert_substitutable("CR_CREDENTIALS", credentials);
+        if let Some(client) = present(&self.broker_client_url) {
+            vars.insert_substitutable("BROKER_CLIENT_URL", client);
+        }
+        vars.insert_secret("CR_CREDENTIALS", credentials);
         let r = &self.registry;
         let inputs = [
             ("CR_TYPE", &r.kind),
@@ -172,7 +198,12 @@ impl Settings {
         ];
         for (name, value) in inputs {
             if let Some(value) = present(value) {
-                vars.insert_substitutable(name, value);
+                let exposure = if SECRET_VARIABLES.contains(&name) {
+                    Exposure::Secret
+                } else {
+                    Exposure::Plain
+                };
+                vars.insert_as(name, value, exposure);
             }
         }
         if let Some(path) = present(&self.accept) {
@@ -188,7 +219,7 @@ impl Settings {
                     if name.starts_with("BROKER_") {
                         vars.insert(name, value);
                     } else {
-                        vars.insert_substitutable(name, value);
+                        vars.insert_secret(name, value);
                     }
                 }
             }
@@ -232,13 +263,39 @@ mod tests {
         let config = base().into_config_with(|_| None).unwrap();
         let expected = base().registry.credentials().unwrap();
         assert_eq!(config.vars.get("CR_CREDENTIALS"), Some(expected.as_str()));
-        assert_eq!(config.vars.substitute("${CR_USERNAME}"), "u");
+        assert_eq!(config.vars.substitute_authorization("${CR_USERNAME}"), "u");
+        assert_eq!(config.vars.substitute("${CR_USERNAME}"), "");
+        assert_eq!(config.vars.substitute("${CR_TYPE}"), "harbor-cr");
         assert_eq!(config.vars.substitute("${CR_AGENT_URL}"), "");
         assert_eq!(config.vars.substitute("${BROKER_TOKEN}"), "");
+        assert_eq!(
+            config.vars.substitute_authorization("${BROKER_TOKEN}"),
+            ""
+        );
         let validation = config.validation.unwrap();
         assert_eq!(validation.url, "http://127.0.0.1:2/systemcheck");
         assert_eq!(validation.authorization.as_deref(), Some(expected.as_str()));
         assert!(!format!("{:?}", base()).contains("\"p\""));
+    }
+
+    #[test]
+    fn every_setting_has_its_documented_exposure() {
+        let mut s = base();
+        s.broker_client_url = Some("http://client:7341".into());
+        s.registry.token = Some("t".into());
+        s.registry.role_arn = Some("arn".into());
+        s.registry.region = Some("r".into());
+        s.registry.external_id = Some("x".into());
+        let vars = s.into_config_with(|_| None).unwrap().vars;
+        for name in SECRET_VARIABLES {
+            assert_eq!(vars.exposure(name), Some(Exposure::Secret), "{name}");
+        }
+        for name in PLAIN_VARIABLES {
+            assert_eq!(vars.exposure(name), Some(Exposure::Plain), "{name}");
+        }
+        assert_eq!(vars.exposure("CR_AGENT_URL"), Some(Exposure::RulesOnly));
+        assert_eq!(vars.exposure("BROKER_TOKEN"), None);
+        assert_eq!(vars.substitute("${BROKER_CLIENT_URL}"), "http://client:7341");
     }
 
     #[test]
@@ -292,6 +349,10 @@ mod tests {
             })
             .unwrap();
         assert_eq!(config.vars.get("ARTIFACTORY_URL"), Some("http://art"));
+        assert_eq!(
+            config.vars.exposure("ARTIFACTORY_URL"),
+            Some(Exposure::Secret)
+        );
         assert!(config.vars.get("HOME").is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use base64::Engine;
-use cra_broker::client::Settings;
+use cra_broker::client::{BrokerClient, Settings};
 use cra_tests::broker::{
-    client_settings, cra_client, cra_server, pattern_byte, stub_agent, stub_upstream,
+    client_settings, cra_client_with_handle, cra_server, pattern_byte, stub_agent, stub_upstream,
     wait_for_status, CraServer, Log, Served, TOKEN,
 };
 use futures_util::StreamExt;
@@ -182,6 +182,8 @@ pub(super) struct Running {
     pub(super) upstream_log: Log,
     pub(super) server_url: String,
     pub(super) client_url: String,
+    /// The client, to read its counters.
+    pub(super) client: BrokerClient,
     // Dropped in this order: the client before the server, the stubs last.
     _client: Served,
     server: Option<CraServer>,
@@ -203,15 +205,16 @@ impl Running {
         let server_url = format!("http://{}", server.addr);
         let mut settings = client_settings(&server_url, agent.addr);
         configure(&mut settings);
-        let client = cra_client(settings).await;
-        let client_url = format!("http://{}", client.addr);
+        let (served, client) = cra_client_with_handle(settings).await;
+        let client_url = format!("http://{}", served.addr);
         wait_connected(&server_url).await;
         Self {
             agent_log,
             upstream_log,
             server_url,
             client_url,
-            _client: client,
+            client,
+            _client: served,
             server: Some(server),
             upstream,
             agent,
@@ -231,7 +234,12 @@ impl Running {
     /// The server goes away, the client notices, and a new server comes up on the same port;
     /// returns once the client has reconnected to it.
     pub(super) async fn restart_server(&mut self) {
-        let addr = self.server_addr().to_owned();
+        self.stop_server().await;
+        self.start_server().await;
+    }
+
+    /// The server goes away; returns once the client has noticed.
+    pub(super) async fn stop_server(&mut self) {
         self.server = None;
         wait_for_status(
             &format!("{}/healthcheck", self.client_url),
@@ -239,6 +247,11 @@ impl Running {
             Duration::from_secs(10),
         )
         .await;
+    }
+
+    /// A server comes up on the port of the last one; returns once the client has reconnected.
+    pub(super) async fn start_server(&mut self) {
+        let addr = self.server_addr().to_owned();
         self.server = Some(cra_server(&addr, self.upstream.addr).await);
         wait_connected(&self.server_url).await;
     }
