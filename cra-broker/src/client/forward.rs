@@ -103,7 +103,9 @@ async fn call_agent(shared: &Shared, request: RequestEvent) -> Outcome {
             .vars
             .check_secret_requests(&request.url, &headers, body.as_deref())
     {
-        shared.refused_secret_requests.fetch_add(1, Ordering::Relaxed);
+        shared
+            .refused_secret_requests
+            .fetch_add(1, Ordering::Relaxed);
         // The refusal names the variable and the place, never the value.
         tracing::warn!(method = %request.method, variable = %refusal.variable, place = %refusal.place, "tunnel request refused: it asks for a secret outside the Authorization header");
         return Outcome::Error {

@@ -268,10 +268,7 @@ mod tests {
         assert_eq!(config.vars.substitute("${CR_TYPE}"), "harbor-cr");
         assert_eq!(config.vars.substitute("${CR_AGENT_URL}"), "");
         assert_eq!(config.vars.substitute("${BROKER_TOKEN}"), "");
-        assert_eq!(
-            config.vars.substitute_authorization("${BROKER_TOKEN}"),
-            ""
-        );
+        assert_eq!(config.vars.substitute_authorization("${BROKER_TOKEN}"), "");
         let validation = config.validation.unwrap();
         assert_eq!(validation.url, "http://127.0.0.1:2/systemcheck");
         assert_eq!(validation.authorization.as_deref(), Some(expected.as_str()));
@@ -295,7 +292,10 @@ mod tests {
         }
         assert_eq!(vars.exposure("CR_AGENT_URL"), Some(Exposure::RulesOnly));
         assert_eq!(vars.exposure("BROKER_TOKEN"), None);
-        assert_eq!(vars.substitute("${BROKER_CLIENT_URL}"), "http://client:7341");
+        assert_eq!(
+            vars.substitute("${BROKER_CLIENT_URL}"),
+            "http://client:7341"
+        );
     }
 
     #[test]

@@ -362,7 +362,10 @@ mod tests {
     #[test]
     fn substitution_reads_only_substitutable_and_never_the_token() {
         let vars = vars();
-        assert_eq!(vars.substitute_authorization("${CR_CREDENTIALS}"), "c2VjcmV0");
+        assert_eq!(
+            vars.substitute_authorization("${CR_CREDENTIALS}"),
+            "c2VjcmV0"
+        );
         assert_eq!(vars.substitute("${CR_CREDENTIALS}"), "");
         assert_eq!(vars.substitute_authorization("${BROKER_TOKEN}"), "");
         assert_eq!(vars.substitute("${CR_AGENT_URL}"), "");
@@ -430,15 +433,34 @@ mod tests {
         assert_eq!(check("/scan", &auth, Some(b"{}")), Ok(()));
         let plain = headers(&[("x-user", "${CR_USERNAME}"), ("x-t", "${BROKER_TOKEN}")]);
         assert_eq!(
-            check("/list/${CR_AGENT_URL}?q=${HOME}", &plain, Some(b"${CR_USERNAME}")),
+            check(
+                "/list/${CR_AGENT_URL}?q=${HOME}",
+                &plain,
+                Some(b"${CR_USERNAME}")
+            ),
             Ok(())
         );
-        assert_eq!(check("/list/$CR_CREDENTIALS", &none, Some(b"$CR_CREDENTIALS")), Ok(()));
+        assert_eq!(
+            check("/list/$CR_CREDENTIALS", &none, Some(b"$CR_CREDENTIALS")),
+            Ok(())
+        );
         // Refused, raw and encoded, in every other place.
-        assert_eq!(check("/list/${CR_CREDENTIALS}", &none, None), refused(Place::Path));
-        assert_eq!(check("/list/%24%7BCR_CREDENTIALS%7D", &none, None), refused(Place::Path));
-        assert_eq!(check("/list?x=a${CR_CREDENTIALS}", &none, None), refused(Place::Query));
-        assert_eq!(check("/list?x=%24{CR_CREDENTIALS}", &none, None), refused(Place::Query));
+        assert_eq!(
+            check("/list/${CR_CREDENTIALS}", &none, None),
+            refused(Place::Path)
+        );
+        assert_eq!(
+            check("/list/%24%7BCR_CREDENTIALS%7D", &none, None),
+            refused(Place::Path)
+        );
+        assert_eq!(
+            check("/list?x=a${CR_CREDENTIALS}", &none, None),
+            refused(Place::Query)
+        );
+        assert_eq!(
+            check("/list?x=%24{CR_CREDENTIALS}", &none, None),
+            refused(Place::Query)
+        );
         let other = headers(&[("x-note", "${CR_CREDENTIALS}")]);
         assert_eq!(
             check("/scan", &other, None),
@@ -463,7 +485,10 @@ mod tests {
             .check_secret_requests("/x?${CR_CREDENTIALS}", &none, None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("CR_CREDENTIALS") && err.contains("query"), "{err}");
+        assert!(
+            err.contains("CR_CREDENTIALS") && err.contains("query"),
+            "{err}"
+        );
         assert!(!err.contains("c2VjcmV0"), "{err}");
     }
 

@@ -138,7 +138,10 @@ async fn matrix(server: &str, agent: &Log, client: &BrokerClient) -> u64 {
     let last = scans.last().unwrap();
     assert_eq!(last.headers["x-note"], "docker-hub");
     let body: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
-    assert_eq!(body, serde_json::json!({"callback": format!("{CLIENT_URL}/api")}));
+    assert_eq!(
+        body,
+        serde_json::json!({"callback": format!("{CLIENT_URL}/api")})
+    );
     refused
 }
 
