@@ -2,6 +2,9 @@
 //! every forwarded request, a readiness endpoint without credentials, and ECR role credentials
 //! without an external id.
 
+// Test helpers: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use base64::Engine;

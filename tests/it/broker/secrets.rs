@@ -5,6 +5,9 @@
 //! client's own URL, the registry type) stay substitutable. Each check runs with requests as
 //! the cra server sends them and as the stock server does.
 
+// Test helpers: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use cra_broker::client::{BrokerClient, Settings};
