@@ -38,6 +38,7 @@ pub mod sbom;
 pub mod source;
 #[cfg(test)]
 mod testutil;
+pub mod vulns;
 
 #[doc(inline)]
 pub use error::ScanError;
