@@ -26,4 +26,6 @@ pub enum Command {
     Scan(commands::scan::Args),
     /// List the repositories of a registry, or the tags of one repository.
     List(commands::list::Args),
+    /// Manage the local vulnerability database.
+    Db(commands::db::Args),
 }

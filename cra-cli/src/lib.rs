@@ -20,7 +20,7 @@ pub use cli::{Cli, Command};
 pub fn runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match command {
         Command::Client(_) | Command::Server(_) => tokio::runtime::Builder::new_current_thread(),
-        Command::Agent(_) | Command::Scan(_) | Command::List(_) => {
+        Command::Agent(_) | Command::Scan(_) | Command::List(_) | Command::Db(_) => {
             tokio::runtime::Builder::new_multi_thread()
         }
     };
@@ -35,5 +35,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Server(args) => commands::server::run(args).await,
         Command::Scan(args) => commands::scan::run(args).await,
         Command::List(args) => commands::list::run(args).await,
+        Command::Db(args) => commands::db::run(args).await,
     }
 }

@@ -4,3 +4,4 @@ mod broker;
 mod registries;
 mod sbom;
 mod scan;
+mod vulns;

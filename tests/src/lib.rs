@@ -4,4 +4,5 @@ pub mod agent;
 pub mod broker;
 pub mod image;
 pub mod logs;
+pub mod osv;
 pub mod registry;

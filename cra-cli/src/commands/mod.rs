@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod client;
+pub mod db;
 pub mod list;
 pub mod scan;
 pub mod server;

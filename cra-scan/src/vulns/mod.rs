@@ -12,7 +12,12 @@
 
 pub mod db;
 pub mod grade;
+pub mod matcher;
 pub mod osv;
 pub mod range;
 pub mod severity;
+pub mod target;
 pub mod version;
+
+#[doc(inline)]
+pub use matcher::{match_inventory, Finding, Unmatched, VulnReport};

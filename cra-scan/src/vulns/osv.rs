@@ -22,6 +22,10 @@ pub struct Record {
     /// Other ids of the same flaw.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// The upstream flaws a distribution's advisory covers (schema 1.7: a `DSA` or
+    /// `DEBIAN-CVE-…` record names its CVEs here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<String>,
     /// Related but different flaws (some sources, such as Debian's, link their CVE here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<String>,
@@ -160,6 +164,30 @@ impl Record {
     /// Every id of the flaw: the record's own first, then its aliases.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+
+    /// The ids that name the same single flaw: [`Record::ids`], plus the `upstream` ids when they
+    /// name one CVE (a `DEBIAN-CVE-2023-4911` record, or a `DSA` fixing only that CVE). A record
+    /// whose upstream lists several CVEs is an aggregate and folds nothing.
+    pub fn same_flaw_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.ids().collect();
+        let cves: Vec<&str> = self
+            .upstream
+            .iter()
+            .map(String::as_str)
+            .filter(|u| u.starts_with("CVE-"))
+            .collect();
+        if cves.len() == 1 {
+            let cve = cves[0];
+            for u in &self.upstream {
+                if u == cve || u.ends_with(&format!("-{cve}")) {
+                    ids.push(u);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 }
 

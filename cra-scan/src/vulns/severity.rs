@@ -171,6 +171,7 @@ mod tests {
             published: None,
             withdrawn: None,
             aliases: Vec::new(),
+            upstream: Vec::new(),
             related: Vec::new(),
             summary: None,
             severity: severity
