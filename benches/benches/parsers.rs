@@ -15,11 +15,11 @@ use std::hint::black_box;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use cra_scan::analyzers::{builtin, Analyzer, AnalyzerInput, FileMeta};
+use cra_scan::analyzers::{builtin, Analyzer, AnalyzerId, AnalyzerInput, FileMeta};
 use cra_scan::{ImageSource, ScanOptions, Scanner};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-fn analyzer(id: &str) -> Box<dyn Analyzer> {
+fn analyzer(id: AnalyzerId) -> Box<dyn Analyzer> {
     builtin()
         .into_iter()
         .find(|a| a.id() == id)
@@ -74,19 +74,19 @@ fn apk_installed(n: usize) -> Vec<u8> {
 
 fn parsers(c: &mut Criterion) {
     let mut group = c.benchmark_group("parsers");
-    let dpkg = analyzer("dpkg");
+    let dpkg = analyzer(AnalyzerId::Dpkg);
     let status = dpkg_status(1000);
     group.throughput(Throughput::Bytes(status.len() as u64));
     group.bench_function("dpkg_1000", |b| {
         b.iter(|| run(dpkg.as_ref(), "/var/lib/dpkg/status", black_box(&status)))
     });
-    let apk = analyzer("apk");
+    let apk = analyzer(AnalyzerId::Apk);
     let installed = apk_installed(1000);
     group.throughput(Throughput::Bytes(installed.len() as u64));
     group.bench_function("apk_1000", |b| {
         b.iter(|| run(apk.as_ref(), "/lib/apk/db/installed", black_box(&installed)))
     });
-    let rpm = analyzer("rpm");
+    let rpm = analyzer(AnalyzerId::Rpm);
     let sqlite = std::fs::read(repo_root().join("cra-scan/tests/fixtures/rpm/rpmdb.sqlite"))
         .expect("rpm fixture");
     group.throughput(Throughput::Bytes(sqlite.len() as u64));
@@ -122,9 +122,9 @@ fn walk(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let mut group = c.benchmark_group("walk");
     group.sample_size(10);
-    let cases: [(&str, Option<Vec<String>>); 3] = [
+    let cases: [(&str, Option<Vec<AnalyzerId>>); 3] = [
         ("bare", Some(Vec::new())),
-        ("os_only", Some(vec!["os".into(), "dpkg".into()])),
+        ("os_only", Some(vec![AnalyzerId::Os, AnalyzerId::Dpkg])),
         ("all_analyzers", None),
     ];
     for (name, analyzers) in cases {

@@ -105,9 +105,6 @@ pub enum ScanError {
         /// What is wrong.
         reason: String,
     },
-    /// An analyzer id given in the options does not exist.
-    #[error("unknown analyzer {0:?}")]
-    UnknownAnalyzer(String),
     /// A local file could not be read.
     #[error("cannot read {path}")]
     Io {
@@ -120,9 +117,6 @@ pub enum ScanError {
     /// The report could not be written.
     #[error("cannot write the report")]
     Output(#[source] io::Error),
-    /// The output format is not part of this build.
-    #[error("output format {0} is not available in this build")]
-    FormatUnavailable(&'static str),
     /// A scan task panicked or was cancelled.
     #[error("a scan task failed")]
     Task(#[source] tokio::task::JoinError),

@@ -36,6 +36,7 @@ pub mod pipeline;
 pub mod purl;
 pub mod sbom;
 pub mod source;
+mod spool;
 #[cfg(test)]
 mod testutil;
 pub mod vulns;

@@ -65,7 +65,7 @@ mod tests {
                 .iter()
                 .map(|f| {
                     let analyzed = vec![AnalyzedFile {
-                        analyzer: "test",
+                        analyzer: crate::analyzers::AnalyzerId::Dpkg,
                         findings: Findings::default(),
                     }];
                     ((*f).to_owned(), analyzed)

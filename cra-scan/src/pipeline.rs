@@ -16,14 +16,12 @@ use cra_core::{Digest, Platform};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::analyzers::{self, Analyzer};
+use crate::analyzers::{self, Analyzer, AnalyzerId};
 use crate::error::ScanError;
 use crate::inventory::Inventory;
 use crate::layer::{self, Budget, LayerError, LayerFindings, Walk};
 use crate::merge;
-use crate::source::{
-    self, open_file_range, BlobReader, ImageInfo, ImageSource, LayerInfo, LayerSource,
-};
+use crate::source::{self, open_file_range, ImageInfo, ImageSource, LayerInfo, LayerSource};
 
 /// Default cap on the bytes an image's layers may unpack to.
 pub const DEFAULT_MAX_UNPACKED_SIZE: u64 = 64 * 1024 * 1024 * 1024;
@@ -36,8 +34,8 @@ pub struct ScanOptions {
     /// Refuse images whose blobs total more bytes than this (checked against the manifest before
     /// any layer is pulled, and enforced while reading).
     pub max_image_size: Option<u64>,
-    /// Analyzer ids to run; `None` runs all of [`analyzers::builtin`].
-    pub analyzers: Option<Vec<String>>,
+    /// The analyzers to run; `None` runs all of [`analyzers::builtin`].
+    pub analyzers: Option<Vec<AnalyzerId>>,
     /// How many layers are fetched and walked at once (at least 1).
     pub layer_concurrency: usize,
     /// Refuse images whose layers unpack to more bytes than this (decompression bombs).
@@ -116,7 +114,7 @@ impl Scanner {
         source: &ImageSource,
         progress: Option<Arc<dyn Progress>>,
     ) -> Result<ScanReport, ScanError> {
-        let analyzers = self.analyzers()?;
+        let analyzers = self.analyzers();
         let resolved = source::resolve(source, &self.options.platform).await?;
         let image = resolved.info;
         if let Some(limit) = self.options.max_image_size {
@@ -161,20 +159,17 @@ impl Scanner {
         Ok(ScanReport { image, inventory })
     }
 
-    fn analyzers(&self) -> Result<Vec<Arc<dyn Analyzer>>, ScanError> {
-        let all: Vec<Arc<dyn Analyzer>> = analyzers::builtin().into_iter().map(Arc::from).collect();
-        let Some(wanted) = &self.options.analyzers else {
-            return Ok(all);
-        };
-        for id in wanted {
-            if !all.iter().any(|a| a.id() == id) {
-                return Err(ScanError::UnknownAnalyzer(id.clone()));
-            }
-        }
-        Ok(all
+    fn analyzers(&self) -> Vec<Arc<dyn Analyzer>> {
+        analyzers::builtin()
             .into_iter()
-            .filter(|a| wanted.iter().any(|w| w == a.id()))
-            .collect())
+            .map(Arc::from)
+            .filter(|a: &Arc<dyn Analyzer>| {
+                self.options
+                    .analyzers
+                    .as_ref()
+                    .is_none_or(|wanted| wanted.contains(&a.id()))
+            })
+            .collect()
     }
 }
 
@@ -203,9 +198,8 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
             registry,
             repository,
         } => {
-            let reader =
-                BlobReader::open(&registry, &repository, &info.digest, Some(info.size)).await?;
-            let slot = reader.failure_slot();
+            let (reader, slot) =
+                source::open_blob(&registry, &repository, &info.digest, Some(info.size)).await?;
             (Box::new(reader), None, Some(slot))
         }
         LayerSource::Missing { reason } => {
@@ -245,7 +239,7 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
     let findings = match walked {
         Ok(f) => f,
         Err(e) => {
-            if let Some(err) = failure.as_ref().and_then(BlobReader::failure) {
+            if let Some(err) = failure.as_ref().and_then(source::take_failure) {
                 return Err(ScanError::registry(format!("cannot read {label}"), err));
             }
             return Err(layer_error(e, index, &info, &label, &shared));

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use cra_core::Ecosystem;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 const PATHS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
@@ -22,8 +22,8 @@ const PATHS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
 pub struct ApkAnalyzer;
 
 impl Analyzer for ApkAnalyzer {
-    fn id(&self) -> &'static str {
-        "apk"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Apk
     }
 
     fn version(&self) -> u32 {

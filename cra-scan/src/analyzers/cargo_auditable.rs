@@ -18,7 +18,7 @@ use object::ReadRef;
 use serde::Deserialize;
 
 use super::elf::{self, Elf};
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 /// The inflated JSON may not be larger than this.
@@ -44,8 +44,8 @@ struct Crate {
 }
 
 impl Analyzer for CargoAuditableAnalyzer {
-    fn id(&self) -> &'static str {
-        "rust"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Rust
     }
 
     fn version(&self) -> u32 {

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use cra_core::Ecosystem;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 /// The `.deps.json` analyzer.
@@ -39,8 +39,8 @@ struct RuntimeTarget {
 }
 
 impl Analyzer for DotnetAnalyzer {
-    fn id(&self) -> &'static str {
-        "dotnet"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Dotnet
     }
 
     fn version(&self) -> u32 {

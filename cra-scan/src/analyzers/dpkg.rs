@@ -16,7 +16,7 @@ use std::io::Read;
 
 use cra_core::{Ecosystem, Location, Package};
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 
 const STATUS: &str = "/var/lib/dpkg/status";
 const STATUS_D: &str = "/var/lib/dpkg/status.d/";
@@ -26,8 +26,8 @@ const STATUS_D: &str = "/var/lib/dpkg/status.d/";
 pub struct DpkgAnalyzer;
 
 impl Analyzer for DpkgAnalyzer {
-    fn id(&self) -> &'static str {
-        "dpkg"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Dpkg
     }
 
     fn version(&self) -> u32 {

@@ -6,7 +6,7 @@
 //! however large the binaries in an image are.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::{FileHeader, SectionHeader};
@@ -14,6 +14,7 @@ use object::read::ReadCache;
 use object::{Endianness, FileKind, ReadRef};
 
 use super::{AnalyzerError, AnalyzerInput};
+use crate::spool;
 
 const MAGIC: &[u8; 4] = b"\x7fELF";
 
@@ -58,10 +59,8 @@ pub(crate) fn load(input: &mut AnalyzerInput<'_>) -> Result<Option<Elf>, Analyze
         input.reader.read_to_end(&mut bytes).map_err(io)?;
         return Ok(Some(Elf::Memory(bytes)));
     }
-    let mut file = BufWriter::with_capacity(256 * 1024, tempfile::tempfile().map_err(io)?);
-    file.write_all(&head).map_err(io)?;
-    io::copy(input.reader, &mut file).map_err(io)?;
-    let file = file.into_inner().map_err(|e| io(e.into_error()))?;
+    let (file, _) =
+        spool::to_file((&head[..]).chain(&mut *input.reader)).map_err(|e| io(e.into_io()))?;
     Ok(Some(Elf::File(ReadCache::new(file))))
 }
 

@@ -21,7 +21,7 @@ use cra_core::{Ecosystem, Package};
 use object::{Object, ObjectSection, ObjectSegment, ReadRef, SegmentFlags};
 
 use super::elf::{self, Elf};
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 const MAGIC: &[u8; 14] = b"\xff Go buildinf:";
@@ -34,8 +34,8 @@ const PF_W: u32 = 2;
 pub struct GoBinaryAnalyzer;
 
 impl Analyzer for GoBinaryAnalyzer {
-    fn id(&self) -> &'static str {
-        "go"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Go
     }
 
     fn version(&self) -> u32 {

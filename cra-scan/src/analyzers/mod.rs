@@ -14,6 +14,7 @@ pub mod dotnet;
 pub mod dpkg;
 mod elf;
 pub mod gobin;
+mod id;
 pub mod java;
 pub mod npm;
 pub mod os_release;
@@ -25,6 +26,8 @@ pub mod ruby;
 use std::io::Read;
 
 use cra_core::{OsRelease, Package};
+
+pub use id::{AnalyzerId, UnknownAnalyzer};
 
 /// Metadata of a tar entry, as far as analyzers may look at it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +119,7 @@ pub enum AnalyzerError {
 /// A package analyzer.
 pub trait Analyzer: Send + Sync {
     /// A short stable name (`dpkg`, `python`), used by `--analyzers` and in warnings.
-    fn id(&self) -> &'static str;
+    fn id(&self) -> AnalyzerId;
 
     /// Bumped whenever the analyzer's output for the same input changes.
     fn version(&self) -> u32;

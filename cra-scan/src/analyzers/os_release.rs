@@ -14,7 +14,7 @@ use std::io::Read;
 
 use cra_core::OsRelease;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings, OsFinding};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings, OsFinding};
 
 /// The files read, in rank order.
 pub const FILES: [&str; 8] = [
@@ -36,8 +36,8 @@ pub const DEBIAN_VERSION_RANK: u8 = 3;
 pub struct OsReleaseAnalyzer;
 
 impl Analyzer for OsReleaseAnalyzer {
-    fn id(&self) -> &'static str {
-        "os"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Os
     }
 
     fn version(&self) -> u32 {

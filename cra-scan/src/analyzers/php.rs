@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use cra_core::Ecosystem;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 /// The Composer analyzer.
@@ -43,8 +43,8 @@ struct Entry {
 }
 
 impl Analyzer for PhpAnalyzer {
-    fn id(&self) -> &'static str {
-        "php"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Php
     }
 
     fn version(&self) -> u32 {

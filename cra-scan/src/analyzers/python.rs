@@ -18,7 +18,7 @@
 
 use cra_core::Ecosystem;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 /// The Python installed-distribution analyzer.
@@ -26,8 +26,8 @@ use crate::purl;
 pub struct PythonAnalyzer;
 
 impl Analyzer for PythonAnalyzer {
-    fn id(&self) -> &'static str {
-        "python"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Python
     }
 
     fn version(&self) -> u32 {

@@ -11,7 +11,7 @@
 
 use cra_core::Ecosystem;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 /// The gemspec analyzer.
@@ -19,8 +19,8 @@ use crate::purl;
 pub struct RubyAnalyzer;
 
 impl Analyzer for RubyAnalyzer {
-    fn id(&self) -> &'static str {
-        "ruby"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Ruby
     }
 
     fn version(&self) -> u32 {

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::error::ScanError;
 
-pub(crate) use registry::BlobReader;
+pub(crate) use registry::{open_blob, take_failure};
 
 /// An image to scan.
 #[derive(Clone)]

@@ -1,16 +1,20 @@
 //! Images in a registry, through the [`cra_core::Registry`] trait.
 //!
-//! Blobs arrive as an async stream; [`BlobReader`] hands them to the blocking tar walk through
-//! a bounded channel, so a slow walk slows the download instead of buffering it.
+//! Blobs arrive as an async stream; [`open_blob`] hands them to the blocking tar walk through a
+//! bounded channel, [`StreamReader`] and [`SyncIoBridge`], so a slow walk slows the download
+//! instead of buffering it.
 
-use std::io::{self, Read};
+use std::io;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use cra_core::manifest::{select_platform, Manifest};
 use cra_core::{Digest, Platform, Reference, Registry, RegistryError};
+use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+use tokio_util::task::AbortOnDropHandle;
 
 use super::{digest_of, image_info, LayerSource, Resolved, MAX_INDEX_DEPTH, MAX_METADATA_SIZE};
 use crate::error::ScanError;
@@ -96,90 +100,58 @@ async fn fetch_small(
     Ok(bytes)
 }
 
-/// A blocking reader over a registry blob stream.
-pub(crate) struct BlobReader {
-    rx: mpsc::Receiver<Bytes>,
-    current: Bytes,
-    failure: Arc<Mutex<Option<RegistryError>>>,
-    task: tokio::task::JoinHandle<()>,
-}
+/// The registry error that ended a blob download, kept to report instead of the read error the
+/// walk sees.
+pub(crate) type FailureSlot = Arc<Mutex<Option<RegistryError>>>;
 
-impl BlobReader {
-    /// Starts the download of `digest` (capped at `max_size` bytes).
-    pub(crate) async fn open(
-        registry: &Arc<dyn Registry>,
-        repository: &str,
-        digest: &Digest,
-        max_size: Option<u64>,
-    ) -> Result<BlobReader, ScanError> {
-        let mut stream = registry
-            .fetch_blob(repository, digest, max_size)
-            .await
-            .map_err(|e| {
-                ScanError::registry(format!("cannot fetch layer {digest} of {repository}"), e)
-            })?;
-        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        let failure = Arc::new(Mutex::new(None));
-        let slot = failure.clone();
-        let task = tokio::spawn(async move {
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(chunk) => {
-                        if tx.send(chunk).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        if let Ok(mut slot) = slot.lock() {
-                            *slot = Some(e);
-                        }
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(BlobReader {
-            rx,
-            current: Bytes::new(),
-            failure,
-            task,
-        })
-    }
+/// A blocking reader over a registry blob, for the walk on a blocking thread.
+pub(crate) type BlobReader =
+    SyncIoBridge<StreamReader<BoxStream<'static, io::Result<Bytes>>, Bytes>>;
 
-    /// The registry error that ended the stream, if one did.
-    pub(crate) fn failure(failure: &Arc<Mutex<Option<RegistryError>>>) -> Option<RegistryError> {
-        failure.lock().ok().and_then(|mut f| f.take())
-    }
-
-    /// A handle on the failure slot, to read after the reader is gone.
-    pub(crate) fn failure_slot(&self) -> Arc<Mutex<Option<RegistryError>>> {
-        self.failure.clone()
-    }
-}
-
-impl Drop for BlobReader {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Read for BlobReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(chunk) => self.current = chunk,
-                None => {
-                    let failed = self.failure.lock().map(|f| f.is_some()).unwrap_or(true);
-                    return if failed {
-                        Err(io::Error::other("the blob download failed"))
-                    } else {
-                        Ok(0)
-                    };
-                }
+/// Starts the download of `digest` (capped at `max_size` bytes) and returns a blocking reader
+/// over it, with the slot where a registry failure is kept.
+///
+/// The download runs ahead of the walk by at most [`CHANNEL_CHUNKS`] chunks, on a task that ends
+/// when the reader is dropped.
+pub(crate) async fn open_blob(
+    registry: &Arc<dyn Registry>,
+    repository: &str,
+    digest: &Digest,
+    max_size: Option<u64>,
+) -> Result<(BlobReader, FailureSlot), ScanError> {
+    let mut stream = registry
+        .fetch_blob(repository, digest, max_size)
+        .await
+        .map_err(|e| {
+            ScanError::registry(format!("cannot fetch layer {digest} of {repository}"), e)
+        })?;
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let download = AbortOnDropHandle::new(tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
+    }));
+    let failure: FailureSlot = Arc::new(Mutex::new(None));
+    let slot = failure.clone();
+    let chunks = futures_util::stream::unfold((rx, download), |(mut rx, download)| async move {
+        rx.recv().await.map(|item| (item, (rx, download)))
+    })
+    .map(move |item| {
+        item.map_err(|e| {
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(e);
+            }
+            io::Error::other("the blob download failed")
+        })
+    })
+    .boxed();
+    Ok((SyncIoBridge::new(StreamReader::new(chunks)), failure))
+}
+
+/// Takes the registry error that ended a download, if one did.
+pub(crate) fn take_failure(failure: &FailureSlot) -> Option<RegistryError> {
+    failure.lock().ok().and_then(|mut f| f.take())
 }

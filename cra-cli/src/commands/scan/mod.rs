@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use base64::Engine;
 use cra_core::{Digest, Platform, Reference, Secret};
+use cra_scan::analyzers::AnalyzerId;
 use cra_scan::sbom::{self, Format};
 use cra_scan::{ImageSource, Progress, ScanOptions, Scanner};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -37,7 +38,7 @@ pub struct Args {
     pub output: Option<PathBuf>,
     /// Analyzers to run, comma-separated (os, dpkg, apk, rpm, python, npm, …); all by default.
     #[arg(long, value_delimiter = ',')]
-    pub analyzers: Option<Vec<String>>,
+    pub analyzers: Option<Vec<AnalyzerId>>,
     /// Refuse images whose blobs total more than this (bytes, or with a K/M/G/T suffix).
     #[arg(long, value_parser = parse_size)]
     pub max_image_size: Option<u64>,

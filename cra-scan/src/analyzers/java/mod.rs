@@ -25,8 +25,9 @@ use std::io::{Cursor, Read, Seek};
 
 use cra_core::Ecosystem;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
+use crate::spool::{SpoolError, Spooled};
 use pom_properties::Coordinates;
 
 const EXTENSIONS: [&str; 8] = ["jar", "war", "ear", "par", "jpi", "hpi", "sar", "nar"];
@@ -54,8 +55,8 @@ fn is_archive(name: &str) -> bool {
 }
 
 impl Analyzer for JavaAnalyzer {
-    fn id(&self) -> &'static str {
-        "java"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Java
     }
 
     fn version(&self) -> u32 {
@@ -82,15 +83,11 @@ impl Analyzer for JavaAnalyzer {
             inflated: 0,
             os_managed: path.starts_with("/usr/share/java/") || path.starts_with("/usr/lib/jvm/"),
         };
-        if input.meta.size <= IN_MEMORY {
-            let mut bytes = Vec::with_capacity(usize::try_from(input.meta.size).unwrap_or(0));
-            input.reader.read_to_end(&mut bytes).map_err(io)?;
-            walk.archive(Cursor::new(bytes), path, 0);
-        } else {
-            let mut file = tempfile::tempfile().map_err(io)?;
-            std::io::copy(input.reader, &mut file).map_err(io)?;
-            file.rewind().map_err(io)?;
-            walk.archive(file, path, 0);
+        match Spooled::read(input.reader, input.meta.size, IN_MEMORY)
+            .map_err(|e| io(e.into_io()))?
+        {
+            Spooled::Memory(bytes) => walk.archive(Cursor::new(bytes), path, 0),
+            Spooled::File(file, _) => walk.archive(file, path, 0),
         }
         Ok(walk.findings)
     }
@@ -162,28 +159,17 @@ impl Walk {
 
     fn nested<R: Read>(&mut self, entry: R, size: u64, child: &str, depth: usize) {
         let budget = MAX_INFLATED - self.inflated;
-        let mut limited = entry.take(budget);
-        if size <= IN_MEMORY {
-            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            if let Err(e) = limited.read_to_end(&mut bytes) {
-                self.warn(format!("{child}: cannot inflate: {e}"));
-                return;
-            }
-            self.inflated += bytes.len() as u64;
-            self.archive(Cursor::new(bytes), child, depth);
-        } else {
-            let spooled = tempfile::tempfile().and_then(|mut file| {
-                let n = std::io::copy(&mut limited, &mut file)?;
-                file.rewind()?;
-                Ok((file, n))
-            });
-            match spooled {
-                Ok((file, n)) => {
-                    self.inflated += n;
-                    self.archive(file, child, depth);
+        let limited = entry.take(budget);
+        match Spooled::read(limited, size, IN_MEMORY) {
+            Ok(spooled) => {
+                self.inflated += spooled.len();
+                match spooled {
+                    Spooled::Memory(bytes) => self.archive(Cursor::new(bytes), child, depth),
+                    Spooled::File(file, _) => self.archive(file, child, depth),
                 }
-                Err(e) => self.warn(format!("{child}: cannot spool: {e}")),
             }
+            Err(SpoolError::Read(e)) => self.warn(format!("{child}: cannot inflate: {e}")),
+            Err(SpoolError::TempFile(e)) => self.warn(format!("{child}: cannot spool: {e}")),
         }
     }
 

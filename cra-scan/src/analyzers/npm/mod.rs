@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use cra_core::{Ecosystem, Package};
 use serde::Deserialize;
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 /// A `package.json` larger than this is not a real manifest.
@@ -75,8 +75,8 @@ fn kind(path: &str) -> Option<Kind> {
 }
 
 impl Analyzer for NpmAnalyzer {
-    fn id(&self) -> &'static str {
-        "npm"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Npm
     }
 
     fn version(&self) -> u32 {

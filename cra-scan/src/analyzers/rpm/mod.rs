@@ -28,7 +28,7 @@ use std::io::Read;
 
 use cra_core::{Ecosystem, Package};
 
-use super::{Analyzer, AnalyzerError, AnalyzerInput, FileMeta, Findings};
+use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 use header::{tag, Header, HeaderError};
 
@@ -40,8 +40,8 @@ const FILES: [&str; 3] = ["Packages", "Packages.db", "rpmdb.sqlite"];
 pub struct RpmAnalyzer;
 
 impl Analyzer for RpmAnalyzer {
-    fn id(&self) -> &'static str {
-        "rpm"
+    fn id(&self) -> AnalyzerId {
+        AnalyzerId::Rpm
     }
 
     fn version(&self) -> u32 {
@@ -85,7 +85,8 @@ impl Analyzer for RpmAnalyzer {
         let blobs = match Backend::sniff(head) {
             // SQLite reads a file: the database streams there instead of into memory.
             Some(Backend::Sqlite) => {
-                let file = sqlite::spool(&mut rest).map_err(io)?;
+                let (file, _) =
+                    crate::spool::to_named_file(&mut rest).map_err(|e| io(e.into_io()))?;
                 sqlite::blobs_in(file.path()).map_err(malformed)?
             }
             backend => {

@@ -4,22 +4,13 @@
 //! SQLite needs a file, so the database streams into a private temporary file that is removed
 //! when reading ends, and is opened read-only and immutable (no journal, no locks).
 
-use std::io::{self, BufWriter, Read};
 use std::path::Path;
-
-use tempfile::NamedTempFile;
-
-/// Copies the database into a temporary file.
-pub(crate) fn spool(from: &mut impl Read) -> io::Result<NamedTempFile> {
-    let mut file = BufWriter::with_capacity(256 * 1024, NamedTempFile::new()?);
-    io::copy(from, &mut file)?;
-    file.into_inner().map_err(io::IntoInnerError::into_error)
-}
 
 /// Returns every header blob of the database in memory (tests and fixtures).
 #[cfg(test)]
-pub(crate) fn blobs(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let file = spool(&mut bytes).map_err(|e| format!("temporary file: {e}"))?;
+pub(crate) fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let (file, _) =
+        crate::spool::to_named_file(bytes).map_err(|e| format!("temporary file: {e}"))?;
     blobs_in(file.path())
 }
 
