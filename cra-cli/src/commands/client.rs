@@ -64,8 +64,12 @@ pub struct ClientArgs {
     /// The address to listen on.
     #[arg(long, env = "BROKER_CLIENT_BIND_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub bind: IpAddr,
-    /// What `/systemcheck` calls.
-    #[arg(long, env = "BROKER_CLIENT_VALIDATION_URL")]
+    /// What `/systemcheck` calls; by default the agent's `/systemcheck`, as in the stock image.
+    #[arg(
+        long,
+        env = "BROKER_CLIENT_VALIDATION_URL",
+        default_value = "$CR_AGENT_URL/systemcheck"
+    )]
     pub validation_url: Option<String>,
     /// The `Authorization` value `/systemcheck` sends (default: the credentials).
     #[arg(
@@ -225,4 +229,53 @@ pub(crate) fn rustls_config(
     Ok(axum_server::tls_rustls::RustlsConfig::from_config(
         Arc::new(config),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ClientArgs,
+    }
+
+    /// As documented, without `BROKER_CLIENT_VALIDATION_URL`, `/systemcheck` calls the agent's.
+    #[test]
+    fn systemcheck_calls_the_agent_by_default() {
+        let cli = Cli::try_parse_from([
+            "client",
+            "--broker-token",
+            "tok",
+            "--cr-agent-url",
+            "http://agent.internal:8081/",
+            "--cr-type",
+            "harbor-cr",
+            "--cr-base",
+            "harbor.internal",
+            "--cr-username",
+            "u",
+            "--cr-password",
+            "p",
+        ])
+        .unwrap();
+        let config = cli.args.settings().into_config_with(|_| None).unwrap();
+        let validation = config.validation.unwrap();
+        assert_eq!(validation.url, "http://agent.internal:8081/systemcheck");
+
+        let cli = Cli::try_parse_from([
+            "client",
+            "--broker-token",
+            "tok",
+            "--validation-url",
+            "http://elsewhere.internal/check",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.args.settings().validation_url.as_deref(),
+            Some("http://elsewhere.internal/check")
+        );
+    }
 }
