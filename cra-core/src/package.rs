@@ -111,6 +111,11 @@ pub struct Package {
     /// (for example Debian's `python3-*` packages under `dist-packages`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub os_managed: bool,
+    /// Whether `version` was read from the file name rather than from metadata inside the file
+    /// (a jar with neither `pom.properties` nor a version in its manifest): a guess, which the
+    /// SBOMs mark as such and which is left out of Maven coordinates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub version_from_file_name: bool,
 }
 
 /// The operating system of an image, from `os-release` or a fallback file.

@@ -9,6 +9,7 @@
 //! Memory per layer in flight is the channel's few chunks, the decoder's window, the tar read
 //! buffer and the wanted files; results are small and kept in layer order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cra_core::digest::Algorithm;
@@ -150,11 +151,21 @@ impl Scanner {
                 source,
             })
             .collect();
-        let findings: Vec<LayerFindings> = futures_util::stream::iter(jobs)
-            .map(|job| scan_layer(shared.clone(), job))
-            .buffered(self.options.layer_concurrency.max(1))
-            .try_collect()
-            .await?;
+        let in_archive = jobs
+            .iter()
+            .any(|j| matches!(j.source, LayerSource::ArchiveEntry { .. }));
+        let findings: Vec<LayerFindings> = if in_archive {
+            // A compressed archive is one stream: its layers are walked as they pass by.
+            tokio::task::spawn_blocking(move || walk_archive_in_order(&shared, &jobs))
+                .await
+                .map_err(ScanError::Task)??
+        } else {
+            futures_util::stream::iter(jobs)
+                .map(|job| scan_layer(shared.clone(), job))
+                .buffered(self.options.layer_concurrency.max(1))
+                .try_collect()
+                .await?
+        };
         let inventory = Inventory::from_merged(merge::merge(findings), &image.layers);
         Ok(ScanReport { image, inventory })
     }
@@ -206,9 +217,12 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
             if let Some(p) = &shared.progress {
                 p.layer_done(index);
             }
-            return Ok(LayerFindings {
-                warnings: vec![format!("{label}: {reason}; skipped")],
-                ..LayerFindings::default()
+            return Ok(missing(&label, &reason));
+        }
+        LayerSource::ArchiveEntry { archive, .. } => {
+            return Err(ScanError::Archive {
+                path: archive,
+                reason: "a compressed archive's layers are read in archive order".into(),
             });
         }
     };
@@ -250,6 +264,111 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
         p.layer_done(index);
     }
     Ok(findings)
+}
+
+fn missing(label: &str, reason: &str) -> LayerFindings {
+    LayerFindings {
+        warnings: vec![format!("{label}: {reason}; skipped")],
+        ..LayerFindings::default()
+    }
+}
+
+/// Walks the layers of a compressed archive in the order the archive holds them, each as its
+/// entry passes by; a blob used by several layers is walked once.
+fn walk_archive_in_order(
+    shared: &Shared,
+    jobs: &[LayerJob],
+) -> Result<Vec<LayerFindings>, ScanError> {
+    let label = |job: &LayerJob| format!("layer {} ({})", job.index, job.info.digest);
+    let mut results: Vec<Option<LayerFindings>> = jobs.iter().map(|_| None).collect();
+    let mut wanted: HashMap<&str, Vec<&LayerJob>> = HashMap::new();
+    let mut archive = None;
+    for job in jobs {
+        match &job.source {
+            LayerSource::ArchiveEntry {
+                archive: path,
+                entry,
+                ..
+            } => {
+                archive = Some(path);
+                wanted.entry(entry.as_str()).or_default().push(job);
+            }
+            LayerSource::Missing { reason } => {
+                results[job.index] = Some(missing(&label(job), reason));
+            }
+            LayerSource::File { path, .. } => {
+                return Err(ScanError::Archive {
+                    path: path.clone(),
+                    reason: "layers of one image come from two places".into(),
+                })
+            }
+            LayerSource::Registry { repository, .. } => {
+                return Err(ScanError::Metadata {
+                    reason: format!("layers of one image come from {repository} and an archive"),
+                    source: None,
+                })
+            }
+        }
+    }
+    let Some(archive) = archive else {
+        return Ok(results.into_iter().flatten().collect());
+    };
+    source::for_each_file(archive, |name, reader| {
+        let Some(users) = wanted.remove(name) else {
+            return Ok(());
+        };
+        let Some(first) = users.first() else {
+            return Ok(());
+        };
+        let verify = match &first.source {
+            LayerSource::ArchiveEntry { verify, .. } => verify.as_ref(),
+            _ => None,
+        };
+        if let Some(p) = &shared.progress {
+            p.layer_started(first.index, &first.info.digest, first.info.size);
+        }
+        let first_label = label(first);
+        let on_bytes = |n: u64| {
+            if let Some(p) = &shared.progress {
+                p.bytes(first.index, n);
+            }
+        };
+        let findings = layer::walk(
+            reader,
+            &Walk {
+                label: &first_label,
+                analyzers: &shared.analyzers,
+                blob_algorithm: verify.map(Digest::algorithm),
+                compressed: &shared.compressed,
+                unpacked: &shared.unpacked,
+                on_bytes: &on_bytes,
+            },
+        )
+        .map_err(|e| layer_error(e, first.index, &first.info, &first_label, shared))?;
+        for job in users {
+            check_digests(&findings, &job.info, verify, &label(job))?;
+            if let Some(p) = &shared.progress {
+                p.layer_done(job.index);
+            }
+            results[job.index] = Some(findings.clone());
+        }
+        Ok(())
+    })?;
+    if let Some(name) = wanted.keys().next() {
+        return Err(ScanError::Archive {
+            path: archive.clone(),
+            reason: format!("layer {name} is missing from the archive"),
+        });
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            r.ok_or_else(|| ScanError::Archive {
+                path: archive.clone(),
+                reason: "a layer is missing from the archive".into(),
+            })
+        })
+        .collect()
 }
 
 fn layer_error(

@@ -73,6 +73,7 @@ pub fn new_package(
             layer_digest: None,
         },
         os_managed: false,
+        version_from_file_name: false,
     }
 }
 

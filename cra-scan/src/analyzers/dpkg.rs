@@ -162,6 +162,7 @@ fn package(stanza: &Stanza<'_>, name: &str, version: &str, path: &str) -> Packag
             layer_digest: None,
         },
         os_managed: false,
+        version_from_file_name: false,
     };
     pkg.purl = purl(&pkg, "debian", None);
     pkg

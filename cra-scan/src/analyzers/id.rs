@@ -15,8 +15,14 @@ pub enum AnalyzerId {
     Dpkg,
     /// The apk installed database.
     Apk,
-    /// Python distributions and manifests.
+    /// Installed Python distributions.
     Python,
+    /// Pinned pip `requirements*.txt` files.
+    Pip,
+    /// `poetry.lock` files.
+    Poetry,
+    /// `Pipfile.lock` files.
+    Pipenv,
     /// npm, yarn and pnpm packages and lockfiles.
     Npm,
     /// The rpm database.
@@ -27,8 +33,10 @@ pub enum AnalyzerId {
     Java,
     /// Rust binaries built with `cargo auditable`.
     Rust,
-    /// Ruby gems and lockfiles.
+    /// Installed Ruby gem specifications.
     Ruby,
+    /// Bundler's `Gemfile.lock` files.
+    Bundler,
     /// PHP Composer packages and lockfiles.
     Php,
     /// .NET `*.deps.json` files.
@@ -37,17 +45,21 @@ pub enum AnalyzerId {
 
 impl AnalyzerId {
     /// Every analyzer id, in the order [`builtin`](super::builtin) runs them.
-    pub const ALL: [AnalyzerId; 12] = [
+    pub const ALL: [AnalyzerId; 16] = [
         AnalyzerId::Os,
         AnalyzerId::Dpkg,
         AnalyzerId::Apk,
         AnalyzerId::Python,
+        AnalyzerId::Pip,
+        AnalyzerId::Poetry,
+        AnalyzerId::Pipenv,
         AnalyzerId::Npm,
         AnalyzerId::Rpm,
         AnalyzerId::Go,
         AnalyzerId::Java,
         AnalyzerId::Rust,
         AnalyzerId::Ruby,
+        AnalyzerId::Bundler,
         AnalyzerId::Php,
         AnalyzerId::Dotnet,
     ];
@@ -59,12 +71,16 @@ impl AnalyzerId {
             AnalyzerId::Dpkg => "dpkg",
             AnalyzerId::Apk => "apk",
             AnalyzerId::Python => "python",
+            AnalyzerId::Pip => "pip",
+            AnalyzerId::Poetry => "poetry",
+            AnalyzerId::Pipenv => "pipenv",
             AnalyzerId::Npm => "npm",
             AnalyzerId::Rpm => "rpm",
             AnalyzerId::Go => "go",
             AnalyzerId::Java => "java",
             AnalyzerId::Rust => "rust",
             AnalyzerId::Ruby => "ruby",
+            AnalyzerId::Bundler => "bundler",
             AnalyzerId::Php => "php",
             AnalyzerId::Dotnet => "dotnet",
         }

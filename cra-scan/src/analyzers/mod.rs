@@ -13,12 +13,16 @@ pub mod cargo_auditable;
 pub mod dotnet;
 pub mod dpkg;
 mod elf;
+pub mod gemfile_lock;
 pub mod gobin;
 mod id;
 pub mod java;
 pub mod npm;
 pub mod os_release;
 pub mod php;
+pub mod pip_requirements;
+pub mod pipenv;
+pub mod poetry;
 pub mod python;
 pub mod rpm;
 pub mod ruby;
@@ -143,12 +147,16 @@ pub fn builtin() -> Vec<Box<dyn Analyzer>> {
         Box::new(dpkg::DpkgAnalyzer),
         Box::new(apk::ApkAnalyzer),
         Box::new(python::PythonAnalyzer),
+        Box::new(pip_requirements::PipRequirementsAnalyzer),
+        Box::new(poetry::PoetryAnalyzer),
+        Box::new(pipenv::PipenvAnalyzer),
         Box::new(npm::NpmAnalyzer),
         Box::new(rpm::RpmAnalyzer),
         Box::new(gobin::GoBinaryAnalyzer),
         Box::new(java::JavaAnalyzer),
         Box::new(cargo_auditable::CargoAuditableAnalyzer),
         Box::new(ruby::RubyAnalyzer),
+        Box::new(gemfile_lock::GemfileLockAnalyzer),
         Box::new(php::PhpAnalyzer),
         Box::new(dotnet::DotnetAnalyzer),
     ]

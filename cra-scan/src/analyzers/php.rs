@@ -1,12 +1,15 @@
-//! PHP Composer packages from `vendor/composer/installed.json`.
+//! PHP Composer packages from `vendor/composer/installed.json` and `composer.lock`.
 //!
 //! - Files: `**/vendor/composer/installed.json`, in both shapes: Composer 1 writes a JSON array
-//!   of packages, Composer 2 an object `{"packages": […], "dev": …, "dev-package-names": […]}`.
+//!   of packages, Composer 2 an object `{"packages": […], "dev": …, "dev-package-names": […]}`;
+//!   and `**/composer.lock` (Composer's documentation, "composer.lock"): an object whose
+//!   `packages` lists the locked packages in the same entry shape and whose `packages-dev`
+//!   (development-only) is skipped. An application that ships both reports each file's
+//!   packages at its own path.
 //! - Ecosystem: `composer`; purl type `composer`, vendor as namespace
 //!   (`pkg:composer/symfony/console@6.4.3`); the version as Composer prints it (`v6.4.3`).
 //! - Packages listed in `dev-package-names` are dev-only installs and are skipped; `require`
 //!   entries that are packages (not `php` or `ext-*` platform requirements) become edges.
-//! - Known gaps: `composer.lock` without an installed `vendor/` is not read.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -48,17 +51,17 @@ impl Analyzer for PhpAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn wants(&self, path: &str, _meta: &FileMeta) -> bool {
-        path.ends_with("/vendor/composer/installed.json")
+        path.ends_with("/vendor/composer/installed.json") || path.ends_with("/composer.lock")
     }
 
     fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
         let bytes = input.read_bytes()?;
         parse(&bytes, input.path).map_err(|reason| AnalyzerError::Malformed {
-            format: "composer installed.json",
+            format: "composer",
             path: input.path.to_owned(),
             reason,
         })
@@ -145,5 +148,39 @@ mod tests {
         };
         assert!(PhpAnalyzer.wants("/var/www/vendor/composer/installed.json", &m));
         assert!(!PhpAnalyzer.wants("/var/www/composer.json", &m));
+        assert!(PhpAnalyzer.wants("/var/www/composer.lock", &m));
+    }
+
+    /// Shaped like the `composer.lock` Composer's documentation describes.
+    const LOCK: &str = r#"{
+        "_readme": ["This file locks the dependencies of your project to a known state"],
+        "content-hash": "e3b0",
+        "packages": [
+            {"name": "guzzlehttp/guzzle", "version": "7.8.1", "type": "library",
+             "require": {"php": "^7.2.5 || ^8.0", "ext-json": "*", "guzzlehttp/psr7": "^1.9.1 || ^2.5.1"},
+             "license": ["MIT"]},
+            {"name": "guzzlehttp/psr7", "version": "2.6.2", "license": ["MIT"]}
+        ],
+        "packages-dev": [
+            {"name": "phpunit/phpunit", "version": "10.5.5"}
+        ],
+        "aliases": [], "minimum-stability": "stable", "platform": {"php": ">=8.1"}
+    }"#;
+
+    #[test]
+    fn composer_lock_packages_with_edges_and_no_dev_packages() {
+        let f = parse(LOCK.as_bytes(), "/app/composer.lock").unwrap();
+        let got: Vec<String> = f
+            .packages
+            .iter()
+            .map(|p| format!("{} {}", p.purl, p.dependencies.join(",")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "pkg:composer/guzzlehttp/guzzle@7.8.1 guzzlehttp/psr7",
+                "pkg:composer/guzzlehttp/psr7@2.6.2 ",
+            ]
+        );
     }
 }

@@ -12,8 +12,9 @@
 //!   distributions install their `python3-*`/`py3-*` packages) are reported, once, with
 //!   `os_managed = true`, so consumers can tell them from pip-installed ones; pip installs go to
 //!   `/usr/local/lib/…`, `~/.local` or a virtualenv and are not marked.
-//! - Known gaps: `RECORD`, `requires.txt` and lock files (`requirements.txt`, `poetry.lock`) are
-//!   not read; pip run as root on Alpine writes into `/usr/lib/python3.N/site-packages` and is
+//! - Directory suffixes are matched ignoring case (`Foo-1.0.DIST-INFO`); the interpreter's own
+//!   `Python-X.Y.egg-info` is not a distribution and is skipped.
+//! - Known gaps: `RECORD` and `requires.txt` are not read; pip run as root on Alpine writes into `/usr/lib/python3.N/site-packages` and is
 //!   then marked as OS-managed.
 
 use cra_core::Ecosystem;
@@ -31,7 +32,7 @@ impl Analyzer for PythonAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn max_size(&self) -> u64 {
@@ -40,11 +41,18 @@ impl Analyzer for PythonAnalyzer {
 
     fn wants(&self, path: &str, meta: &FileMeta) -> bool {
         // Empty entries are skipped: a directory named `x.egg-info` is not the file form.
-        meta.size > 0
-            && (path.ends_with(".dist-info/METADATA")
-                || path.ends_with(".egg-info/PKG-INFO")
-                || path.ends_with(".egg/EGG-INFO/PKG-INFO")
-                || path.ends_with(".egg-info"))
+        if meta.size == 0 || is_interpreter_egg_info(path) {
+            return false;
+        }
+        let has_suffix = |suffix: &str| {
+            path.len() >= suffix.len()
+                && path.is_char_boundary(path.len() - suffix.len())
+                && path[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        };
+        has_suffix(".dist-info/METADATA")
+            || has_suffix(".egg-info/PKG-INFO")
+            || has_suffix(".egg/EGG-INFO/PKG-INFO")
+            || has_suffix(".egg-info")
     }
 
     fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
@@ -68,17 +76,33 @@ pub(crate) fn is_os_managed(path: &str) -> bool {
     false
 }
 
+/// The interpreter's own `Python-3.11.4.egg-info` (written by CPython's `make install` next to
+/// the standard library): the interpreter, not a PyPI distribution.
+fn is_interpreter_egg_info(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    let Some(stem) = strip_suffix_ci(base, ".egg-info") else {
+        return false;
+    };
+    stem.strip_prefix("Python-")
+        .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// `s` without `suffix`, compared ignoring ASCII case.
+fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len())?;
+    (s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case(suffix)).then(|| &s[..cut])
+}
+
 /// Name and version from the metadata directory or file name (`Foo_Bar-1.0.dist-info`).
 fn from_dir_name(path: &str) -> (Option<String>, Option<String>) {
-    let dir = path
-        .trim_end_matches("/METADATA")
-        .trim_end_matches("/PKG-INFO")
-        .trim_end_matches("/EGG-INFO");
+    let mut dir = path;
+    for tail in ["/METADATA", "/PKG-INFO", "/EGG-INFO"] {
+        dir = strip_suffix_ci(dir, tail).unwrap_or(dir);
+    }
     let base = dir.rsplit('/').next().unwrap_or(dir);
-    let stem = base
-        .strip_suffix(".dist-info")
-        .or_else(|| base.strip_suffix(".egg-info"))
-        .or_else(|| base.strip_suffix(".egg"))
+    let stem = strip_suffix_ci(base, ".dist-info")
+        .or_else(|| strip_suffix_ci(base, ".egg-info"))
+        .or_else(|| strip_suffix_ci(base, ".egg"))
         .unwrap_or(base);
     let mut parts = stem.splitn(3, '-');
     let name = parts.next().filter(|s| !s.is_empty()).map(str::to_owned);
@@ -221,6 +245,21 @@ Version: 9.9.9
         );
         assert_eq!(f.packages[0].version, "2.0");
         assert_eq!(f.packages[0].purl, "pkg:pypi/foo@2.0");
+        // Upper-case suffixes give the name and version too.
+        let f = parse(
+            "Metadata-Version: 1.1\nName: Foo\n",
+            "/app/lib/Foo-2.1.EGG-INFO/PKG-INFO",
+        );
+        assert_eq!(f.packages[0].version, "2.1");
+        // Only a name, and none in the directory name: no version is made up.
+        let f = parse(
+            "Metadata-Version: 1.1\nName: Bar\n",
+            "/app/lib/Bar.egg-info/PKG-INFO",
+        );
+        assert!(f
+            .packages
+            .iter()
+            .all(|p| !p.version.is_empty() && p.version != "version"));
         // Nothing at all: a warning, no package.
         let f = parse("garbage", "/x/METADATA");
         assert!(f.packages.is_empty());
@@ -242,6 +281,19 @@ Version: 9.9.9
         assert!(a.wants("/usr/lib/python3/dist-packages/y-1.egg-info/PKG-INFO", &m));
         assert!(a.wants("/x/z.egg/EGG-INFO/PKG-INFO", &m));
         assert!(!a.wants("/x/z.dist-info/RECORD", &m));
+        // Directory names in any case; the interpreter's own egg-info is not a distribution.
+        assert!(a.wants("/app/lib/Foo-1.0.DIST-INFO/METADATA", &m));
+        assert!(a.wants("/app/lib/Foo-1.0.EGG-INFO/PKG-INFO", &m));
+        assert!(a.wants("/app/lib/Foo-1.0.Egg-Info", &m));
+        assert!(!a.wants(
+            "/usr/local/lib/python3.11/lib-dynload/Python-3.11.4.egg-info",
+            &m
+        ));
+        assert!(!a.wants("/usr/lib/python3.9/Python-3.9.egg-info", &m));
+        assert!(a.wants(
+            "/usr/lib/python3/dist-packages/Python-Xlib-0.33.egg-info",
+            &m
+        ));
         let dir = FileMeta {
             size: 0,
             mode: 0o755,

@@ -7,7 +7,8 @@
 //!   `s.licenses = ["MIT"]`, `s.add_runtime_dependency(%q<rack>.freeze, …)` and
 //!   `s.add_dependency(…)`. The file name (`name-1.2.3[-platform].gemspec`) is the fallback.
 //! - Ecosystem: `gem`; purl type `gem` (`pkg:gem/rack@3.0.9`).
-//! - Known gaps: `Gemfile.lock` is not read; development dependencies are not edges.
+//! - Known gaps: development dependencies are not edges. `Gemfile.lock` is read by the
+//!   `bundler` analyzer (`gemfile_lock.rs`).
 
 use cra_core::Ecosystem;
 

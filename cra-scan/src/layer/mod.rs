@@ -89,7 +89,7 @@ pub struct AnalyzedFile {
 }
 
 /// The result of walking one layer.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LayerFindings {
     /// Analyzed files by normalised path; a later entry for the same path replaces an earlier one.
     pub files: BTreeMap<String, Vec<AnalyzedFile>>,

@@ -339,6 +339,7 @@ pub(super) mod tests {
                 layer_digest: Some(digest('e')),
             },
             os_managed: false,
+            version_from_file_name: false,
         };
         let mut ssl = pkg(
             Ecosystem::Deb,

@@ -1,4 +1,4 @@
-//! `docker save` archives.
+//! `docker save` archives, plain or gzip- or zstd-compressed.
 //!
 //! An archive with `index.json` and `oci-layout` (Docker 25 and later) is read as an OCI layout.
 //! Otherwise `manifest.json` names the config and the layer tars, base first; such archives
@@ -10,7 +10,7 @@ use std::path::Path;
 use cra_core::{Digest, Platform};
 use serde::Deserialize;
 
-use super::archive::{Store, TarIndex};
+use super::archive;
 use super::{oci_layout, parse_config, ImageInfo, LayerInfo, Resolved};
 use crate::error::ScanError;
 
@@ -28,18 +28,17 @@ struct Entry {
 
 /// Resolves a docker-archive.
 pub(crate) fn resolve(path: &Path, platform: &Platform) -> Result<Resolved, ScanError> {
-    let index = TarIndex::open(path)?;
+    let store = archive::open(path)?;
     let bad = |reason: String| ScanError::Archive {
         path: path.to_owned(),
         reason,
     };
-    if !index.contains("manifest.json") {
-        if index.contains("index.json") && index.contains("oci-layout") {
-            return oci_layout::resolve_store(&Store::Tar(index), None, platform);
+    if !store.contains("manifest.json")? {
+        if store.contains("index.json")? && store.contains("oci-layout")? {
+            return oci_layout::resolve_store(&store, None, platform);
         }
         return Err(bad("no manifest.json: not a docker archive".into()));
     }
-    let store = Store::Tar(index);
     let manifest_bytes = store
         .read_small("manifest.json")?
         .ok_or_else(|| bad("no manifest.json".into()))?;
@@ -80,7 +79,8 @@ pub(crate) fn resolve(path: &Path, platform: &Platform) -> Result<Resolved, Scan
             .layer(name, None, blob_digest.clone())?
             .ok_or_else(|| bad(format!("layer {name} is missing")))?;
         let size = match &source {
-            super::LayerSource::File { size, .. } => *size,
+            super::LayerSource::File { size, .. }
+            | super::LayerSource::ArchiveEntry { size, .. } => *size,
             _ => 0,
         };
         layers.push(LayerInfo {

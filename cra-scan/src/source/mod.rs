@@ -9,6 +9,7 @@ mod archive;
 mod docker_archive;
 mod oci_layout;
 mod registry;
+mod stream;
 
 use std::fmt;
 use std::io::Read;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use crate::error::ScanError;
 
 pub(crate) use registry::{open_blob, take_failure};
+pub(crate) use stream::for_each_file;
 
 /// An image to scan.
 #[derive(Clone)]
@@ -153,6 +155,15 @@ pub(crate) enum LayerSource {
     File {
         path: PathBuf,
         offset: u64,
+        size: u64,
+        /// The blob digest to verify, when the source names one.
+        verify: Option<Digest>,
+    },
+    /// A regular file of a compressed image tar, read when the archive's stream reaches it.
+    ArchiveEntry {
+        archive: PathBuf,
+        /// The entry's name, links resolved.
+        entry: String,
         size: u64,
         /// The blob digest to verify, when the source names one.
         verify: Option<Digest>,

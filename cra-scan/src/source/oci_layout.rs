@@ -12,7 +12,7 @@ use cra_core::manifest::{media_type, select_platform, Manifest};
 use cra_core::{Digest, Platform};
 use oci_spec::image::{Descriptor, ImageIndex};
 
-use super::archive::{Store, TarIndex};
+use super::archive::{self, Store};
 use super::{digest_of, image_info, verify_bytes, LayerSource, Resolved, MAX_INDEX_DEPTH};
 use crate::error::ScanError;
 
@@ -34,20 +34,20 @@ pub(crate) fn resolve_dir(
     resolve_store(&Store::Dir(path.to_owned()), tag, platform)
 }
 
-/// Resolves an oci-archive (a tar of an OCI layout).
+/// Resolves an oci-archive (a tar of an OCI layout, plain or gzip- or zstd-compressed).
 pub(crate) fn resolve_archive(
     path: &Path,
     tag: Option<&str>,
     platform: &Platform,
 ) -> Result<Resolved, ScanError> {
-    let index = TarIndex::open(path)?;
-    if !index.contains("index.json") {
+    let store = archive::open(path)?;
+    if !store.contains("index.json")? {
         return Err(ScanError::Archive {
             path: path.to_owned(),
             reason: "no index.json: not an OCI archive".into(),
         });
     }
-    resolve_store(&Store::Tar(index), tag, platform)
+    resolve_store(&store, tag, platform)
 }
 
 pub(crate) fn blob_name(digest: &Digest) -> String {

@@ -224,6 +224,7 @@ mod tests {
                 layer_digest: None,
             },
             os_managed: false,
+            version_from_file_name: false,
         }
     }
 

@@ -133,3 +133,77 @@ async fn real_debian_fixture() {
         "{w:?}"
     );
 }
+
+/// `docker save IMAGE | gzip` and the same with zstd: both archive kinds, compressed whole,
+/// scan to the same report as uncompressed, a linked layer included.
+#[tokio::test]
+async fn compressed_archives_scan_like_uncompressed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_layer(Compression::None);
+    let linked = Image::new(
+        "amd64",
+        vec![base.clone(), three_layer_image().layers[1].clone(), base],
+    );
+    let docker = dir.path().join("docker.tar");
+    write_docker_archive(&docker, &linked, "example/app:1.0");
+    let oci = dir.path().join("oci.tar");
+    write_oci_archive(&oci, &[(&three_layer_image(), Some("12"))]);
+    for (transport, plain) in [("docker-archive", &docker), ("oci-archive", &oci)] {
+        let bytes = std::fs::read(plain).unwrap();
+        let expected = scan(&format!("{transport}:{}", plain.display()).parse().unwrap())
+            .await
+            .unwrap();
+        assert!(!expected.inventory.packages.is_empty());
+        let expected = serde_json::to_value(&expected).unwrap();
+        for (suffix, compressed) in [
+            ("gz", gzip(&bytes)),
+            ("zst", zstd::encode_all(&bytes[..], 3).unwrap()),
+        ] {
+            let path = plain.with_extension(format!("tar.{suffix}"));
+            std::fs::write(&path, compressed).unwrap();
+            let report = scan(&format!("{transport}:{}", path.display()).parse().unwrap())
+                .await
+                .unwrap_or_else(|e| panic!("{transport} .{suffix}: {e:?}"));
+            assert_eq!(
+                serde_json::to_value(&report).unwrap(),
+                expected,
+                "{transport} .{suffix}"
+            );
+        }
+    }
+}
+
+/// A compressed archive cut short, or with a layer that does not match its diff_id, is refused
+/// with a typed error.
+#[tokio::test]
+async fn broken_compressed_archives_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = three_layer_image();
+    let plain = dir.path().join("oci.tar");
+    write_oci_archive(&plain, &[(&image, Some("12"))]);
+    let zipped = gzip(&std::fs::read(&plain).unwrap());
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &zipped[..zipped.len() - 200]).unwrap();
+    let err = scan(&format!("oci-archive:{}", cut.display()).parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ScanError::Archive { .. }), "{err:?}");
+
+    let wrong = Image::with_diff_ids(
+        "amd64",
+        vec![base_layer(Compression::None)],
+        vec![format!("sha256:{}", "0".repeat(64))],
+    );
+    let docker = dir.path().join("docker.tar");
+    write_docker_archive(&docker, &wrong, "example/app:1.0");
+    let zst = dir.path().join("docker.tar.zst");
+    std::fs::write(
+        &zst,
+        zstd::encode_all(&std::fs::read(&docker).unwrap()[..], 3).unwrap(),
+    )
+    .unwrap();
+    let err = scan(&format!("docker-archive:{}", zst.display()).parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ScanError::DigestMismatch { .. }), "{err:?}");
+}

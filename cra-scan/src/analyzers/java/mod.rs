@@ -7,7 +7,8 @@
 //!   `BOOT-INF/lib/*.jar`, jars in ears) are read to a depth of [`MAX_DEPTH`], the same way.
 //! - Identity, best first: every `META-INF/maven/**/pom.properties` (a shaded jar yields one
 //!   package per embedded artifact), else `META-INF/MANIFEST.MF` (`Implementation-*`,
-//!   `Bundle-*`, `Specification-*`), else the file name (`name-1.2.3.jar`).
+//!   `Bundle-*`, `Specification-*`), else the file name (`name-1.2.3.jar`); a version from the
+//!   file name alone is a guess, marked `version_from_file_name` and left out of the purl.
 //! - Ecosystem: `maven`; purl type `maven`, groupId as namespace
 //!   (`pkg:maven/org.apache.commons/commons-lang3@3.14.0`); the package name is
 //!   `groupId:artifactId` (just the artifactId when no groupId is known).
@@ -60,7 +61,7 @@ impl Analyzer for JavaAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn max_size(&self) -> u64 {
@@ -187,16 +188,23 @@ impl Walk {
         }
     }
 
-    fn push(&mut self, group: &str, artifact: &str, version: &str, display: &str) {
+    fn push(&mut self, group: &str, artifact: &str, version: &Version, display: &str) {
         let name = if group.is_empty() {
             artifact.to_owned()
         } else {
             format!("{group}:{artifact}")
         };
         let namespace = (!group.is_empty()).then_some(group);
-        let purl = purl::simple("maven", namespace, artifact, version);
+        // A version guessed from the file name is reported, marked, but is not a coordinate.
+        let (version, guessed) = match version {
+            Version::Metadata(v) => (v.as_str(), false),
+            Version::FileName(v) => (v.as_str(), true),
+        };
+        let coordinate = if guessed { "" } else { version };
+        let purl = purl::simple("maven", namespace, artifact, coordinate);
         let mut pkg = purl::new_package(Ecosystem::Maven, &name, version, purl, display);
         pkg.os_managed = self.os_managed;
+        pkg.version_from_file_name = guessed;
         if !self
             .findings
             .packages
@@ -210,7 +218,8 @@ impl Walk {
     fn identify(&mut self, display: &str, poms: &[Coordinates], manifest: Option<&str>) {
         if !poms.is_empty() {
             for c in poms {
-                self.push(&c.group_id, &c.artifact_id, &c.version, display);
+                let version = Version::Metadata(c.version.clone());
+                self.push(&c.group_id, &c.artifact_id, &version, display);
             }
             return;
         }
@@ -225,7 +234,8 @@ impl Walk {
             "Bundle-Version",
             "Specification-Version",
         ])
-        .or(file_version);
+        .map(Version::Metadata)
+        .or(file_version.map(Version::FileName));
         let name = file_name.or_else(|| {
             get(&[
                 "Implementation-Title",
@@ -239,6 +249,14 @@ impl Walk {
             _ => self.warn(format!("{display}: no name or version found")),
         }
     }
+}
+
+/// Where a jar's version came from.
+enum Version {
+    /// `pom.properties` or the manifest.
+    Metadata(String),
+    /// The file name only: a guess.
+    FileName(String),
 }
 
 /// `lib/commons-io-2.15.1.jar` → (`commons-io`, `2.15.1`); a name without version gives only a name.
@@ -414,7 +432,20 @@ mod tests {
         );
         let f = run("/usr/share/java/libfoo-java-1.2.jar", &jar);
         assert!(f.packages[0].os_managed);
+        // The version only the file name gives is kept, marked, and not a Maven coordinate.
         assert_eq!(f.packages[0].version, "1.2");
+        assert!(f.packages[0].version_from_file_name);
+        assert_eq!(f.packages[0].purl, "pkg:maven/libfoo-java");
+        let with_manifest = zip_of(
+            &[(
+                "META-INF/MANIFEST.MF",
+                b"Manifest-Version: 1.0\nImplementation-Version: 1.3\n",
+            )],
+            false,
+        );
+        let f = run("/app/libfoo-1.2.jar", &with_manifest);
+        assert_eq!(f.packages[0].purl, "pkg:maven/libfoo@1.3");
+        assert!(!f.packages[0].version_from_file_name);
         let f = run("/app/corrupt.jar", b"not a zip");
         assert!(f.packages.is_empty());
         assert_eq!(f.warnings.len(), 1);

@@ -80,7 +80,7 @@ impl Analyzer for NpmAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn max_size(&self) -> u64 {

@@ -59,8 +59,15 @@ pub(crate) fn parse(bytes: &[u8], path: &str) -> Result<Vec<Package>, String> {
                     continue;
                 }
                 let version = entry.get("version").and_then(Value::as_str).unwrap_or("");
-                // Aliases and git dependencies record a non-version here; keep plain versions.
-                if !version.contains(':') {
+                // An alias records the real package (`npm:real@1.2.3`), as v2 records `name`;
+                // git and file dependencies record a non-version and are skipped.
+                if let Some((real, version)) = version
+                    .strip_prefix("npm:")
+                    .and_then(|spec| spec.rsplit_once('@'))
+                    .filter(|(real, _)| !real.is_empty())
+                {
+                    push(real, version);
+                } else if !version.contains(':') {
                     push(name, version);
                 }
                 if let Some(nested) = entry.get("dependencies").and_then(Value::as_object) {
@@ -86,14 +93,25 @@ mod tests {
             "a":{"version":"1.0.0","dependencies":{"b":{"version":"2.0.0"}}},
             "b":{"version":"1.0.0"},
             "jest":{"version":"29.0.0","dev":true},
-            "alias":{"version":"npm:other@1.0.0"}}}"#;
+            "alias":{"version":"npm:other@1.0.0"},
+            "scoped-alias":{"version":"npm:@scope/real@3.1.0"},
+            "from-git":{"version":"git+https://example.invalid/x.git#abc"}}}"#;
         let mut got: Vec<_> = parse(lock.as_bytes(), "/app/package-lock.json")
             .unwrap()
             .into_iter()
             .map(|p| format!("{}@{}", p.name, p.version))
             .collect();
         got.sort();
-        assert_eq!(got, ["a@1.0.0", "b@1.0.0", "b@2.0.0"]);
+        assert_eq!(
+            got,
+            [
+                "@scope/real@3.1.0",
+                "a@1.0.0",
+                "b@1.0.0",
+                "b@2.0.0",
+                "other@1.0.0"
+            ]
+        );
     }
 
     #[test]
