@@ -154,7 +154,13 @@ async fn compressed_archives_scan_like_uncompressed_ones() {
             .await
             .unwrap();
         assert!(!expected.inventory.packages.is_empty());
-        let expected = serde_json::to_value(&expected).unwrap();
+        // The image's name comes from the file name, which differs; everything else is the same.
+        let comparable = |report: &ScanReport| {
+            let mut value = serde_json::to_value(report).unwrap();
+            value["image"]["names"] = serde_json::Value::Null;
+            value
+        };
+        let expected = comparable(&expected);
         for (suffix, compressed) in [
             ("gz", gzip(&bytes)),
             ("zst", zstd::encode_all(&bytes[..], 3).unwrap()),
@@ -164,11 +170,7 @@ async fn compressed_archives_scan_like_uncompressed_ones() {
             let report = scan(&format!("{transport}:{}", path.display()).parse().unwrap())
                 .await
                 .unwrap_or_else(|e| panic!("{transport} .{suffix}: {e:?}"));
-            assert_eq!(
-                serde_json::to_value(&report).unwrap(),
-                expected,
-                "{transport} .{suffix}"
-            );
+            assert_eq!(comparable(&report), expected, "{transport} .{suffix}");
         }
     }
 }
