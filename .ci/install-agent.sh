@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The agent's API fuzz: schemathesis drives `cra agent` on loopback from cra-cli/openapi.yaml,
 # with a real registry behind it, and fails on any status, header or body the document does not
-# allow (so on any undocumented 5xx). Bounded to about two minutes.
+# allow (so on any undocumented 5xx), and on any schema-valid request answered 400 (so the
+# document's formats must be exact). Bounded to about two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,7 +64,7 @@ agent_port=$(free_port)
 dead_port=$(free_port)
 SNYK_PORT=$agent_port SNYK_BIND_ADDRESS=127.0.0.1 \
   BROKER_CLIENT_URL="http://127.0.0.1:$dead_port" \
-  CALLBACK_MAX_ATTEMPTS=1 MAX_QUEUED_OPERATIONS=20 \
+  CRA_STATE_DIR="$work/state" MAX_QUEUED_OPERATIONS=1000 \
   REGISTRY_TIMEOUT_SECONDS=10 SHUTDOWN_GRACE_SECONDS=5 LOG_LEVEL=warn \
   "$cra" agent >"$work/agent.log" 2>&1 &
 agent_pid=$!
@@ -79,7 +80,7 @@ status=0
 timeout 150 "${schemathesis[@]}" run cra-cli/openapi.yaml \
   --url "http://127.0.0.1:$agent_port" \
   -H "Authorization: $credentials" \
-  --checks status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method \
+  --checks status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method,positive_data_acceptance \
   --phases examples,fuzzing --max-examples 50 --seed 17500 --workers 2 --request-timeout 20 \
   --generation-database none --no-color || status=$?
 
@@ -93,6 +94,44 @@ if kill -0 "$agent_pid" 2>/dev/null; then
   echo "the agent did not stop on SIGTERM" >&2
   status=1
 fi
+wait "$agent_pid" || true
+
+# SIGTERM with nobody left reading stderr: the agent still exits, by itself and in time, without
+# a panic (exit status 0).
+echo "== SIGTERM with a closed stderr"
+mkfifo "$work/stderr.fifo"
+cat "$work/stderr.fifo" >/dev/null &
+reader=$!
+SNYK_PORT=$agent_port SNYK_BIND_ADDRESS=127.0.0.1 CRA_STATE_DIR="$work/state" \
+  SHUTDOWN_GRACE_SECONDS=5 LOG_LEVEL=debug \
+  "$cra" agent 2>"$work/stderr.fifo" &
+agent_pid=$!
+pids+=($agent_pid)
+wait_http "http://127.0.0.1:$agent_port/ready"
+kill "$reader"
+wait "$reader" 2>/dev/null || true
+# Requests make the agent log into the broken pipe.
+for _ in $(seq 1 20); do
+  python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$agent_port/healthcheck" >/dev/null 2>&1 || true
+done
+kill -TERM "$agent_pid"
+agent_status=0
+for _ in $(seq 1 150); do
+  kill -0 "$agent_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$agent_pid" 2>/dev/null; then
+  echo "the agent ignored SIGTERM with a closed stderr" >&2
+  status=1
+else
+  wait "$agent_pid" || agent_status=$?
+  if [ "$agent_status" -ne 0 ]; then
+    echo "the agent exited with status $agent_status after SIGTERM with a closed stderr" >&2
+    status=1
+  fi
+fi
+
 if [ "$status" -ne 0 ]; then
   echo "== agent log (tail)"
   tail -n 50 "$work/agent.log"

@@ -17,9 +17,12 @@ pub fn init() {
         ))
     });
     // A second init (tests driving several commands in one process) is harmless.
+    // A failed write is dropped quietly: reporting it would itself write to stderr, which panics
+    // when nobody reads it any more.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_target(false)
         .try_init();
 }

@@ -35,7 +35,6 @@ fn settings(callback: Option<&CallbackReceiver>) -> Settings {
         broker_client_url: callback.map(|c| c.url().parse().expect("url")),
         registry_timeout: Duration::from_secs(20),
         callback_retry: RetryPolicy {
-            max_attempts: 40,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),
             request_timeout: Duration::from_secs(10),
@@ -227,7 +226,8 @@ async fn agent_scans_and_reports_packages() {
     let result = &calls[0].body;
     assert_eq!(result["status"], "success", "{result}");
     assert_eq!(result["jobId"], "job-1");
-    assert_eq!(result["orgId"], "org-7");
+    // Fields the agent did not validate are not echoed.
+    assert!(result.get("orgId").is_none(), "{result}");
     assert_eq!(result["imageDigest"], image.digest.to_string());
     let packages = graph_packages(result);
     assert!(packages.iter().any(|p| p == "bash"), "{packages:?}");
@@ -297,7 +297,7 @@ async fn agent_runs_at_most_max_active_operations() {
     server
         .push_small_image("team/app", "1", "amd64", &layer)
         .await;
-    // A slow receiver keeps each job in its slot for a while (a job reports before it ends).
+    // A slow receiver no longer holds a slot: results wait in the outbox, not in the job.
     let receiver = CallbackReceiver::start(Duration::from_millis(150)).await;
     let mut s = settings(Some(&receiver));
     s.max_active_operations = 1;
@@ -314,28 +314,36 @@ async fn agent_runs_at_most_max_active_operations() {
             .await;
         statuses.push(status);
     }
-    // One runs, three wait, the fifth is refused.
-    assert_eq!(statuses, [202, 202, 202, 202, 429]);
+    // One runs and three wait; the fifth is refused unless a scan has finished meanwhile.
+    assert_eq!(statuses[..4], [202, 202, 202, 202]);
+    assert!(matches!(statuses[4], 202 | 429), "{statuses:?}");
+    let accepted = statuses.iter().filter(|s| **s == 202).count();
     let mut peak_running = 0;
-    let mut peak_queued = 0;
     for _ in 0..400 {
         let running = agent.metric("cra_agent_scans_running").await.unwrap_or(0);
-        let queued = agent.metric("cra_agent_scans_queued").await.unwrap_or(0);
         peak_running = peak_running.max(running);
-        peak_queued = peak_queued.max(queued);
-        if receiver.calls().len() >= 8 {
+        if receiver.calls().len() >= 2 * accepted {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let calls = receiver.wait_for(8, Duration::from_secs(30)).await;
-    assert_eq!(peak_running, 1);
-    assert!(peak_queued >= 1, "{peak_queued}");
-    // Reports come job by job: each result is followed by its own done notice.
-    for pair in calls.chunks(2) {
-        assert_eq!(pair[0].path, "/api/v2/import/result");
-        assert_eq!(pair[1].path, "/api/v2/import/done");
-        assert_eq!(pair[0].body["jobId"], pair[1].body["jobId"]);
+    let calls = receiver
+        .wait_for(2 * accepted, Duration::from_secs(30))
+        .await;
+    assert!(peak_running <= 1, "{peak_running}");
+    // Each job's result comes before its own done notice.
+    for i in 0..accepted {
+        let id = format!("j{i}");
+        let paths: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.body["jobId"] == *id)
+            .map(|c| c.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            ["/api/v2/import/result", "/api/v2/import/done"],
+            "{id}"
+        );
     }
     agent.stop().await;
 }

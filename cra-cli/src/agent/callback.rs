@@ -1,15 +1,17 @@
-//! Posting scan results to the broker client (`BROKER_CLIENT_URL`), retried with exponential
-//! backoff while it is down.
+//! What the agent posts to the broker client, and one attempt at posting it.
+//!
+//! Bodies are typed and carry only fields the agent produced or validated (the job id, the
+//! validated image name, the outcome): nothing of the request is echoed as it came, so a value
+//! the broker client substituted into the request cannot travel back out in a callback.
+//! Delivery, with its retries, lives in [`crate::agent::outbox`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use reqwest::StatusCode;
-use tracing::{debug, info, warn};
+use serde::Serialize;
 use url::Url;
-
-use crate::agent::metrics::Metrics;
 
 /// The v2 scan result path.
 pub const V2_RESULT: &str = "/api/v2/import/result";
@@ -18,11 +20,10 @@ pub const V2_DONE: &str = "/api/v2/import/done";
 /// The v1 (discover) result path.
 pub const V1_RESULT: &str = "/api/v1/recurring-tests/dependencies";
 
-/// How often and how patiently a callback is retried.
+/// How patiently callbacks are retried: exponential backoff from `initial_backoff`, doubling up
+/// to `max_backoff`, until the entry is older than the outbox's age bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// The most attempts, the first included.
-    pub max_attempts: u32,
     /// The wait before the second attempt; it doubles after each failure.
     pub initial_backoff: Duration,
     /// The longest wait between two attempts.
@@ -34,297 +35,229 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 12,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(20),
         }
     }
 }
 
 impl RetryPolicy {
-    /// The wait after the `attempt`-th failure (1-based): `initial * 2^(attempt-1)`, capped.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(20);
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+    /// The waits between attempts, without end (the outbox's age bound ends them).
+    pub fn backoff(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff.max(self.initial_backoff))
+            .without_max_times()
+            .build()
     }
 }
 
-/// Why a callback was given up on.
-#[derive(Debug, thiserror::Error)]
-pub enum CallbackError {
-    /// `BROKER_CLIENT_URL` is not set.
-    #[error("BROKER_CLIENT_URL is not set")]
-    NotConfigured,
-    /// The receiver answered with a status that retrying will not fix.
-    #[error("POST {path} was refused with HTTP {status}")]
-    Refused {
-        /// The callback path.
-        path: &'static str,
-        /// The status.
-        status: u16,
+/// How a scan ended, as callbacks say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The scan produced a result.
+    Success,
+    /// The scan failed; the result carries the error.
+    Failed,
+}
+
+/// The error of a failed scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureBody<'a> {
+    /// The stable code (`image_too_large`, `not_found`, …).
+    pub code: &'a str,
+    /// What failed, without secrets.
+    pub message: &'a str,
+}
+
+/// The result callback body.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultBody<'a, R: Serialize> {
+    /// The job id.
+    pub job_id: &'a str,
+    /// The validated image name.
+    pub image: &'a str,
+    /// The outcome.
+    pub status: Status,
+    /// The digest of the scanned manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<&'a str>,
+    /// The scan results, on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_results: Option<&'a R>,
+    /// The error, on failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FailureBody<'a>>,
+}
+
+/// The done notice body, posted after the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoneBody<'a> {
+    /// The job id.
+    pub job_id: &'a str,
+    /// The validated image name.
+    pub image: &'a str,
+    /// The outcome.
+    pub status: Status,
+    /// Whether the receiver accepted the result.
+    pub result_delivered: bool,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The receiver accepted it.
+    Delivered,
+    /// Retrying may help (no answer, timeout, 404, 408, 429, 5xx), after the wait the receiver
+    /// asked for, if any.
+    Retry {
+        /// Why, without the URL.
+        reason: String,
+        /// The receiver's `Retry-After`.
+        asked: Option<Duration>,
     },
-    /// Every attempt failed.
-    #[error("POST {path} failed {attempts} times; last: {last}")]
-    Exhausted {
-        /// The callback path.
-        path: &'static str,
-        /// How many attempts were made.
-        attempts: u32,
-        /// The last failure.
-        last: String,
-    },
+    /// The receiver refused the body itself (400, 413, 422 and other 4xx); retrying will not
+    /// help.
+    Refused(u16),
 }
 
-/// Sends callbacks; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Callbacks {
-    client: reqwest::Client,
-    base: Option<Url>,
-    policy: RetryPolicy,
-    metrics: Arc<Metrics>,
+/// The URL of `path` under `base`, keeping any path the base has.
+pub fn url(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    url
 }
 
-enum Attempt {
-    Done,
-    Retry(String, Option<Duration>),
-    Fatal(u16),
+/// POSTs `body` (JSON) to `path` under `base` once.
+pub async fn attempt(
+    client: &reqwest::Client,
+    base: &Url,
+    path: &str,
+    body: Bytes,
+    timeout: Duration,
+) -> Attempt {
+    let sent = client
+        .post(url(base, path))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) => classify(
+            response.status(),
+            response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
+        ),
+        // The URL may carry user info: the reason is kept without it.
+        Err(err) => Attempt::Retry {
+            reason: err.without_url().to_string(),
+            asked: None,
+        },
+    }
 }
 
-impl Callbacks {
-    /// A sender posting under `base`, with its own HTTP client.
-    pub fn new(
-        client: reqwest::Client,
-        base: Option<Url>,
-        policy: RetryPolicy,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
-            client,
-            base,
-            policy,
-            metrics,
+fn classify(status: StatusCode, asked: Option<Duration>) -> Attempt {
+    if status.is_success() {
+        return Attempt::Delivered;
+    }
+    // A 404 is retried: a broker client that is starting, or a proxy in front of it, answers 404
+    // for a while, and the result is worth more than the wait.
+    let transient = status.is_server_error()
+        || status == StatusCode::NOT_FOUND
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS;
+    if transient {
+        Attempt::Retry {
+            reason: format!("HTTP {}", status.as_u16()),
+            asked,
         }
-    }
-
-    /// Whether a callback base is configured.
-    pub fn configured(&self) -> bool {
-        self.base.is_some()
-    }
-
-    /// The URL of `path` under the base, keeping any path the base has.
-    pub fn url(base: &Url, path: &str) -> Url {
-        let mut url = base.clone();
-        let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
-        url.set_path(&joined);
-        url
-    }
-
-    /// POSTs a JSON body to `path`, retrying connection failures, timeouts, 408, 429 and 5xx.
-    pub async fn post(
-        &self,
-        path: &'static str,
-        body: &serde_json::Value,
-    ) -> Result<(), CallbackError> {
-        let result = self.post_inner(path, body).await;
-        self.metrics.callback(result.is_ok());
-        result
-    }
-
-    async fn post_inner(
-        &self,
-        path: &'static str,
-        body: &serde_json::Value,
-    ) -> Result<(), CallbackError> {
-        let base = self.base.as_ref().ok_or(CallbackError::NotConfigured)?;
-        let url = Self::url(base, path);
-        let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-        let attempts = self.policy.max_attempts.max(1);
-        let mut last = String::new();
-        for attempt in 1..=attempts {
-            match self.attempt(&url, bytes.clone()).await {
-                Attempt::Done => {
-                    debug!(path, attempt, "callback delivered");
-                    return Ok(());
-                }
-                Attempt::Fatal(status) => {
-                    warn!(path, status, "callback refused; not retrying");
-                    return Err(CallbackError::Refused { path, status });
-                }
-                Attempt::Retry(why, asked) => {
-                    last = why;
-                    if attempt == attempts {
-                        break;
-                    }
-                    let wait = asked
-                        .unwrap_or_else(|| self.policy.backoff(attempt))
-                        .min(self.policy.max_backoff);
-                    info!(path, attempt, wait_ms = wait.as_millis() as u64, reason = %last, "callback failed; retrying");
-                    self.metrics.callback_retry();
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-        warn!(path, attempts, reason = %last, "callback given up");
-        Err(CallbackError::Exhausted {
-            path,
-            attempts,
-            last,
-        })
-    }
-
-    async fn attempt(&self, url: &Url, body: Bytes) -> Attempt {
-        let sent = self
-            .client
-            .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .timeout(self.policy.request_timeout)
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) => {
-                let status = response.status();
-                if status.is_success() {
-                    return Attempt::Done;
-                }
-                let asked = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                if status.is_server_error()
-                    || status == StatusCode::TOO_MANY_REQUESTS
-                    || status == StatusCode::REQUEST_TIMEOUT
-                {
-                    Attempt::Retry(format!("HTTP {}", status.as_u16()), asked)
-                } else {
-                    Attempt::Fatal(status.as_u16())
-                }
-            }
-            // The URL may carry user info: the error is logged without it.
-            Err(err) => Attempt::Retry(err.without_url().to_string(), None),
-        }
+    } else {
+        Attempt::Refused(status.as_u16())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use axum::http::StatusCode as AxStatus;
-    use axum::routing::post;
-    use axum::Router;
-
-    fn fast() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(40),
-            request_timeout: Duration::from_secs(5),
-        }
-    }
 
     #[test]
     fn backoff_doubles_and_caps() {
         let p = RetryPolicy {
-            max_attempts: 10,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
         };
-        let waits: Vec<u128> = (1..=6).map(|a| p.backoff(a).as_millis()).collect();
-        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(p.backoff(1000), Duration::from_secs(1));
+        let waits: Vec<u128> = p.backoff().take(7).map(|d| d.as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(p.backoff().nth(10_000), Some(Duration::from_secs(1)));
     }
 
     #[test]
     fn urls_keep_the_base_path() {
         let base = Url::parse("http://client:7341").unwrap();
         assert_eq!(
-            Callbacks::url(&base, V2_DONE).as_str(),
+            url(&base, V2_DONE).as_str(),
             "http://client:7341/api/v2/import/done"
         );
         let base = Url::parse("https://gw.local/broker/").unwrap();
         assert_eq!(
-            Callbacks::url(&base, V1_RESULT).as_str(),
+            url(&base, V1_RESULT).as_str(),
             "https://gw.local/broker/api/v1/recurring-tests/dependencies"
         );
     }
 
-    async fn receiver(fail_first: usize, status: AxStatus) -> (Url, Arc<AtomicUsize>) {
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        let app = Router::new().route(
-            V2_RESULT,
-            post(move |body: String| {
-                let counter = counter.clone();
-                async move {
-                    assert!(body.contains("\"jobId\""));
-                    let n = counter.fetch_add(1, Ordering::SeqCst);
-                    if n < fail_first {
-                        status
-                    } else {
-                        AxStatus::OK
-                    }
-                }
+    #[test]
+    fn statuses_are_classified() {
+        assert_eq!(classify(StatusCode::OK, None), Attempt::Delivered);
+        for s in [404, 408, 429, 500, 502, 503] {
+            let status = StatusCode::from_u16(s).unwrap();
+            assert!(
+                matches!(classify(status, None), Attempt::Retry { .. }),
+                "{s}"
+            );
+        }
+        for s in [400, 401, 403, 413, 422] {
+            let status = StatusCode::from_u16(s).unwrap();
+            assert_eq!(classify(status, None), Attempt::Refused(s));
+        }
+    }
+
+    #[test]
+    fn bodies_carry_only_typed_fields() {
+        let body = ResultBody::<Vec<u8>> {
+            job_id: "j",
+            image: "team/app:1",
+            status: Status::Failed,
+            image_digest: None,
+            scan_results: None,
+            error: Some(FailureBody {
+                code: "not_found",
+                message: "no such tag",
             }),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"jobId":"j","image":"team/app:1","status":"failed","error":{"code":"not_found","message":"no such tag"}}"#
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (Url::parse(&format!("http://{addr}")).unwrap(), hits)
-    }
-
-    fn sender(base: Url) -> (Callbacks, Arc<Metrics>) {
-        let metrics = Arc::new(Metrics::default());
-        let c = Callbacks::new(reqwest::Client::new(), Some(base), fast(), metrics.clone());
-        (c, metrics)
-    }
-
-    #[tokio::test]
-    async fn retries_server_errors_until_delivered() {
-        let (base, hits) = receiver(2, AxStatus::SERVICE_UNAVAILABLE).await;
-        let (c, metrics) = sender(base);
-        c.post(V2_RESULT, &serde_json::json!({"jobId": "j"}))
-            .await
-            .unwrap();
-        assert_eq!(hits.load(Ordering::SeqCst), 3);
-        let text = metrics.render(crate::agent::jobs::QueueSnapshot::default());
-        assert!(
-            text.contains("cra_agent_callback_retries_total 2"),
-            "{text}"
+        let done = DoneBody {
+            job_id: "j",
+            image: "team/app:1",
+            status: Status::Success,
+            result_delivered: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&done).unwrap(),
+            r#"{"jobId":"j","image":"team/app:1","status":"success","resultDelivered":true}"#
         );
-    }
-
-    #[tokio::test]
-    async fn does_not_retry_a_refusal() {
-        let (base, hits) = receiver(10, AxStatus::FORBIDDEN).await;
-        let (c, _) = sender(base);
-        let err = c
-            .post(V2_RESULT, &serde_json::json!({"jobId": "j"}))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, CallbackError::Refused { status: 403, .. }));
-        assert_eq!(hits.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn gives_up_after_max_attempts_when_nobody_listens() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
-        let (c, _) = sender(Url::parse(&format!("http://user:pw@{addr}")).unwrap());
-        let err = c
-            .post(V2_RESULT, &serde_json::json!({"jobId": "j"}))
-            .await
-            .unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("failed 5 times"), "{text}");
-        assert!(!text.contains("pw"), "{text}");
     }
 }

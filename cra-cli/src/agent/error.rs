@@ -29,6 +29,9 @@ pub enum AgentError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
+    /// The state directory cannot be used.
+    #[error("cannot keep callbacks in the state directory")]
+    Outbox(#[from] crate::agent::outbox::OutboxError),
     /// Serving failed.
     #[error("serving HTTP failed")]
     Io(#[from] std::io::Error),
@@ -105,12 +108,30 @@ impl ApiError {
         )
     }
 
-    /// 503: scans cannot be reported because `BROKER_CLIENT_URL` is not set.
+    /// 503: scans cannot be reported: `BROKER_CLIENT_URL` is not set and the request did not
+    /// name the broker client's URL either.
     pub fn callback_not_configured() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "callback_not_configured",
-            "BROKER_CLIENT_URL is not set, so scan results could not be delivered",
+            "neither BROKER_CLIENT_URL nor the x-broker-client-url header names where scan results go",
+        )
+    }
+
+    /// 409: a scan with this job id is queued or running already.
+    pub fn job_conflict(id: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "job_conflict",
+            format!("a scan with jobId {id} is queued or running already"),
+        )
+    }
+
+    /// 400: the registry base holds user info, which the agent refuses (and never repeats).
+    pub fn user_info_in_base() -> Self {
+        Self::bad_request(
+            "the registry base must not hold user info (user:password@); \
+             give the user name and password in their own fields",
         )
     }
 
@@ -172,10 +193,15 @@ impl From<RegistryError> for ApiError {
 
 impl From<CredentialsError> for ApiError {
     fn from(err: CredentialsError) -> Self {
+        // The registry type is named without the value given, which the request chose.
+        let why = match err {
+            CredentialsError::UnknownType(_) => "unknown registry type".to_owned(),
+            other => other.to_string(),
+        };
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_credentials",
-            format!("the Authorization header does not hold CR_CREDENTIALS: {err}"),
+            format!("the Authorization header does not hold CR_CREDENTIALS: {why}"),
         )
     }
 }

@@ -1,6 +1,8 @@
 //! Image names as the platform sends them: `<repo>:<tag>`, `<repo>@<digest>` or `<repo>`, the
 //! repository being a path inside the registry the credentials name (a leading registry host is
 //! accepted when it is that registry's).
+//!
+//! Errors never repeat the rejected text: it is the caller's, and may carry anything.
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,19 +29,17 @@ pub enum ImageNameError {
     #[error("the image name is empty")]
     Empty,
     /// The repository path breaks the distribution grammar.
-    #[error("invalid repository name {0:?}: lowercase letters, digits and . _ - separators, in /-separated components")]
-    Repository(String),
+    #[error("invalid repository name: lowercase letters, digits and . _ - separators, in /-separated components, at most 255 characters")]
+    Repository,
     /// The tag breaks the distribution grammar.
-    #[error("invalid tag {0:?}: up to 128 letters, digits, _ . -, not starting with . or -")]
-    Tag(String),
+    #[error("invalid tag: up to 128 letters, digits, _ . -, not starting with . or -")]
+    Tag,
     /// The digest is not `sha256:<64 hex>` or `sha512:<128 hex>`.
-    #[error("invalid digest in image name: {0}")]
-    Digest(String),
+    #[error("invalid digest in image name: sha256:<64 hex> or sha512:<128 hex> expected")]
+    Digest,
     /// The image names a registry other than the one the credentials are for.
-    #[error("the image names registry {given:?}, but the credentials are for {expected:?}")]
+    #[error("the image names another registry than the credentials' {expected:?}")]
     OtherRegistry {
-        /// The host in the image name.
-        given: String,
         /// The host of the credentials' registry.
         expected: String,
     },
@@ -114,10 +114,7 @@ impl FromStr for ImageName {
         let (rest, digest) = match s.split_once('@') {
             Some((rest, d)) => (
                 rest,
-                Some(
-                    d.parse::<Digest>()
-                        .map_err(|e| ImageNameError::Digest(e.to_string()))?,
-                ),
+                Some(d.parse::<Digest>().map_err(|_| ImageNameError::Digest)?),
             ),
             None => (s, None),
         };
@@ -132,7 +129,7 @@ impl FromStr for ImageName {
         };
         if let Some(tag) = &tag {
             if !valid_tag(tag) {
-                return Err(ImageNameError::Tag(tag.clone()));
+                return Err(ImageNameError::Tag);
             }
         }
         let mut components: Vec<&str> = path.split('/').collect();
@@ -141,7 +138,7 @@ impl FromStr for ImageName {
             _ => None,
         };
         if path.is_empty() || path.len() > 255 || !components.iter().all(|c| valid_component(c)) {
-            return Err(ImageNameError::Repository(path.to_owned()));
+            return Err(ImageNameError::Repository);
         }
         Ok(ImageName {
             host,
@@ -174,7 +171,6 @@ impl ImageName {
         if let Some(given) = &self.host {
             if !same_host(given, registry_host) {
                 return Err(ImageNameError::OtherRegistry {
-                    given: given.clone(),
                     expected: registry_host.to_owned(),
                 });
             }
@@ -201,7 +197,7 @@ impl ImageName {
 pub fn parse_repository(s: &str) -> Result<String, ImageNameError> {
     let s = s.trim_matches('/');
     if s.is_empty() || s.len() > 255 || !s.split('/').all(valid_component) {
-        return Err(ImageNameError::Repository(s.to_owned()));
+        return Err(ImageNameError::Repository);
     }
     Ok(s.to_owned())
 }

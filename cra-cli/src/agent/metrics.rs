@@ -1,11 +1,68 @@
 //! Counters of the agent, rendered in the Prometheus text exposition format for `GET /metrics`.
+//!
+//! Every label value comes from a closed set, so that no client can grow the exposition (or the
+//! agent's memory) by choosing methods or paths: methods other than the standard ones count as
+//! `other`, and so do requests that matched no route.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use axum::http::Method;
+
 use crate::agent::jobs::QueueSnapshot;
+
+/// The route patterns of the agent, as `MatchedPath` gives them; anything else is `other`.
+const ROUTES: [&str; 14] = [
+    "/healthcheck",
+    "/ready",
+    "/systemcheck",
+    "/validate-credentials",
+    "/list",
+    "/list/{*repository}",
+    "/list-paginated/{*repository}",
+    "/list-with-metadata/{*repository}",
+    "/image-metadata/{*image}",
+    "/get-state-identifier",
+    "/metrics",
+    "/scan",
+    "/discover",
+    "other",
+];
+
+/// The method label: the standard methods by name, anything else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// The route label: one of [`ROUTES`].
+fn route_label(route: Option<&str>) -> &'static str {
+    route
+        .and_then(|r| ROUTES.iter().find(|known| **known == r))
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The gauges read at render time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// The scan queue.
+    pub queue: QueueSnapshot,
+    /// Callbacks waiting in the outbox.
+    pub callbacks_pending: usize,
+}
 
 /// How a scan ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,8 +94,9 @@ pub struct Metrics {
     scans_rejected: AtomicU64,
     callbacks_delivered: AtomicU64,
     callbacks_failed: AtomicU64,
+    callbacks_expired: AtomicU64,
     callback_retries: AtomicU64,
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    requests: Mutex<BTreeMap<(&'static str, &'static str, u16), u64>>,
 }
 
 impl Metrics {
@@ -67,21 +125,34 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a callback dropped undelivered because it grew too old or the outbox too full.
+    pub fn callback_expired(&self) {
+        self.callbacks_expired.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts one retried callback attempt.
     pub fn callback_retry(&self) {
         self.callback_retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one answered HTTP request by method, route pattern and status.
-    pub fn request(&self, method: &str, route: &str, status: u16) {
+    /// Counts one answered HTTP request by method, route pattern and status, each mapped onto
+    /// its closed set.
+    pub fn request(&self, method: &Method, route: Option<&str>, status: u16) {
+        // Statuses are the agent's own answers, but are bounded all the same.
+        let status = if (100..600).contains(&status) {
+            status
+        } else {
+            0
+        };
         if let Ok(mut map) = self.requests.lock() {
-            *map.entry((method.to_owned(), route.to_owned(), status))
+            *map.entry((method_label(method), route_label(route), status))
                 .or_insert(0) += 1;
         }
     }
 
     /// The text exposition of every metric.
-    pub fn render(&self, queue: QueueSnapshot) -> String {
+    pub fn render(&self, gauges: Gauges) -> String {
+        let queue = gauges.queue;
         let mut out = String::new();
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         gauge(
@@ -148,6 +219,18 @@ impl Metrics {
             "cra_agent_callbacks_total{{result=\"failed\"}} {}",
             load(&self.callbacks_failed)
         );
+        gauge(
+            &mut out,
+            "cra_agent_callbacks_pending",
+            "Callbacks kept in the state directory until the broker client takes them.",
+            gauges.callbacks_pending as u64,
+        );
+        counter(
+            &mut out,
+            "cra_agent_callbacks_expired_total",
+            "Callbacks dropped undelivered: too old, or the outbox too full.",
+            load(&self.callbacks_expired),
+        );
         counter(
             &mut out,
             "cra_agent_callback_retries_total",
@@ -164,9 +247,7 @@ impl Metrics {
             for ((method, route, status), n) in map.iter() {
                 let _ = writeln!(
                     out,
-                    "cra_agent_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(method),
-                    escape(route)
+                    "cra_agent_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
                 );
             }
         }
@@ -189,14 +270,6 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(out, "{name} {value}");
 }
 
-/// Escapes a label value (backslash, quote, newline).
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,14 +288,18 @@ mod tests {
         m.scan_finished(ScanOutcome::Rejected);
         m.callback(true);
         m.callback_retry();
-        m.request("GET", "/list/{*repository}", 200);
-        m.request("GET", "/list/{*repository}", 200);
-        m.request("GET", "with \"quote\"", 404);
-        let text = m.render(QueueSnapshot {
-            queued: 3,
-            running: 1,
-            max_active: 1,
-            max_queued: 100,
+        m.request(&Method::GET, Some("/list/{*repository}"), 200);
+        m.request(&Method::GET, Some("/list/{*repository}"), 200);
+        m.request(&Method::GET, None, 404);
+        m.callback_expired();
+        let text = m.render(Gauges {
+            queue: QueueSnapshot {
+                queued: 3,
+                running: 1,
+                max_active: 1,
+                max_queued: 100,
+            },
+            callbacks_pending: 4,
         });
         assert_eq!(value(&text, "cra_agent_scans_queued"), Some(3));
         assert_eq!(value(&text, "cra_agent_scans_running"), Some(1));
@@ -246,11 +323,52 @@ mod tests {
             ),
             Some(2)
         );
-        assert!(text.contains("route=\"with \\\"quote\\\"\""), "{text}");
+        assert_eq!(
+            value(
+                &text,
+                "cra_agent_http_requests_total{method=\"GET\",route=\"other\",status=\"404\"}"
+            ),
+            Some(1)
+        );
+        assert_eq!(value(&text, "cra_agent_callbacks_pending"), Some(4));
+        assert_eq!(value(&text, "cra_agent_callbacks_expired_total"), Some(1));
         // Every sample line belongs to a declared metric family.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap_or_default();
             assert!(text.contains(&format!("# TYPE {name} ")), "{line}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod closed_sets {
+    use super::*;
+
+    #[test]
+    fn client_chosen_methods_and_paths_do_not_grow_the_exposition() {
+        let m = Metrics::default();
+        m.request(&Method::GET, Some("/list"), 200);
+        let before = m.render(Gauges::default()).len();
+        for i in 0..2000 {
+            let method = Method::from_bytes(format!("M{i}{}", "X".repeat(500)).as_bytes()).unwrap();
+            m.request(&method, Some(&format!("/made-up/{i}")), 405);
+            m.request(&method, None, 404);
+        }
+        let text = m.render(Gauges::default());
+        let other: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("method=\"other\""))
+            .collect();
+        assert_eq!(
+            other,
+            [
+                "cra_agent_http_requests_total{method=\"other\",route=\"other\",status=\"404\"} 2000",
+                "cra_agent_http_requests_total{method=\"other\",route=\"other\",status=\"405\"} 2000",
+            ]
+        );
+        assert!(text.len() < before + 300, "{text}");
+        for route in ROUTES {
+            assert_eq!(route_label(Some(route)), route);
         }
     }
 }

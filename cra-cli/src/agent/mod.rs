@@ -5,7 +5,7 @@
 //! Registry credentials arrive on every request in `Authorization` (base64 `CR_CREDENTIALS`) and
 //! are never kept.
 //! Scans are queued (`jobs`), run by an [`Engine`] over the registry a [`Connector`] builds, and
-//! reported to the broker client (`callback`).
+//! reported to the broker client through a durable outbox ([`outbox`]).
 //!
 //! The module is self-contained: it has its own [`Settings`] and errors ([`AgentError`] when it
 //! cannot start, typed JSON errors for requests) and uses nothing else of the `cra` binary, so
@@ -36,6 +36,7 @@ pub mod error;
 pub mod image;
 pub mod jobs;
 pub mod metrics;
+pub mod outbox;
 mod router;
 pub mod routes;
 pub mod scan;

@@ -24,6 +24,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(scan::MAX_BODY));
     Router::new()
         .route("/healthcheck", get(routes::healthcheck))
+        .route("/ready", get(routes::ready))
         .route("/systemcheck", get(routes::systemcheck))
         .route("/validate-credentials", get(routes::validate_credentials))
         .route("/list", get(routes::list_repositories))
@@ -42,16 +43,25 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts and logs every answer, and turns the plain-text errors axum produces itself (wrong
-/// method, unreadable path or body) into the agent's JSON errors.
+/// Routes that still answer while the agent shuts down: liveness and metrics.
+const ALWAYS: [&str; 2] = ["/healthcheck", "/metrics"];
+
+/// Counts and logs every answer, answers 503 `shutting_down` once the agent stops (but for
+/// [`ALWAYS`]), and turns the plain-text errors axum produces itself (wrong method, unreadable
+/// path or body) into the agent's JSON errors.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_owned();
-    let route = request
+    let method = request.method().clone();
+    let route: Option<String> = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map(|p| p.as_str().to_owned());
     let started = Instant::now();
-    let mut response = next.run(request).await;
+    let stopping = !state.queue.is_open() && !route.as_deref().is_some_and(|r| ALWAYS.contains(&r));
+    let mut response = if stopping {
+        ApiError::shutting_down().into_response()
+    } else {
+        next.run(request).await
+    };
     let status = response.status();
     let is_json = response
         .headers()
@@ -75,10 +85,13 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         // Keep what axum said besides the body (`Allow` on a 405, `Retry-After`).
         response.headers_mut().extend(headers);
     }
-    state.metrics.request(&method, &route, status.as_u16());
+    state
+        .metrics
+        .request(&method, route.as_deref(), status.as_u16());
+    // Both are escaped: the method is the client's choice, and so is an unmatched path.
     debug!(
-        method,
-        route,
+        method = %cra_core::text::escape_untrusted(method.as_str()),
+        route = route.as_deref().unwrap_or("other"),
         status = status.as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"

@@ -30,7 +30,14 @@ pub fn credentials(headers: &HeaderMap) -> Result<RegistryCredentials, ApiError>
     if value.trim().is_empty() {
         return Err(ApiError::missing_credentials());
     }
-    Ok(RegistryCredentials::from_base64(value)?)
+    let credentials = RegistryCredentials::from_base64(value)?;
+    if credentials
+        .registry_base()
+        .is_some_and(crate::agent::settings::has_user_info)
+    {
+        return Err(ApiError::user_info_in_base());
+    }
+    Ok(credentials)
 }
 
 /// Runs one registry operation under the agent's registry timeout.
@@ -82,6 +89,15 @@ pub async fn healthcheck() -> Json<serde_json::Value> {
     Json(json!({"ok": true, "version": env!("CARGO_PKG_VERSION")}))
 }
 
+/// `GET /ready`: the agent takes work; 503 `shutting_down` once it stops (no credentials needed).
+pub async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.queue.is_open() {
+        Ok(Json(json!({"ok": true})))
+    } else {
+        Err(ApiError::shutting_down())
+    }
+}
+
 /// One check of `/systemcheck`.
 #[derive(Debug, Serialize)]
 pub struct Check {
@@ -129,7 +145,7 @@ pub async fn systemcheck(State(state): State<AppState>, headers: HeaderMap) -> R
             }
         }
     }
-    if state.callbacks.configured() {
+    if crate::agent::scan::can_report(&state.settings, &headers) {
         checks.push(Check {
             name: "callback",
             ok: true,
@@ -339,7 +355,10 @@ pub async fn state_identifier(
 
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(state.queue.snapshot());
+    let text = state.metrics.render(crate::agent::metrics::Gauges {
+        queue: state.queue.snapshot(),
+        callbacks_pending: state.outbox.pending(),
+    });
     (
         [(
             header::CONTENT_TYPE,

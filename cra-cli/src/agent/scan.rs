@@ -1,26 +1,38 @@
 //! `POST /scan` (v2) and `POST /discover` (v1): accept at once with a job id, scan in the queue,
-//! and report the result (or the failure) to the broker client.
+//! and hand the result (or the failure) to the outbox, which reports it to the broker client.
+//!
+//! Only validated, typed fields travel back: the job id, the image name as parsed and printed by
+//! the agent, and the outcome. Other request fields are ignored, and error messages never repeat
+//! a rejected value.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cra_core::{Platform, RegistryCredentials};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tracing::{info, warn};
+use url::Url;
 
-use crate::agent::callback::{V1_RESULT, V2_DONE, V2_RESULT};
+use crate::agent::callback::{FailureBody, ResultBody, Status};
 use crate::agent::engine::{EngineError, FailureKind, ScanOutput};
 use crate::agent::error::ApiError;
 use crate::agent::image::ImageName;
 use crate::agent::jobs::{QueueError, Start};
 use crate::agent::metrics::ScanOutcome;
+use crate::agent::outbox::store::{self, Header, ResultRoute};
+use crate::agent::outbox::Report;
 use crate::agent::routes::credentials;
-use crate::agent::state::AppState;
+use crate::agent::settings::Settings;
+use crate::agent::state::{AppState, JobClaim};
 
 /// The largest scan request body.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// The header in which the broker client names its own URL, the callback base when the agent
+/// has no `BROKER_CLIENT_URL` of its own.
+pub const CLIENT_URL_HEADER: &str = "x-broker-client-url";
 
 /// Which API the request came in on; it decides where the result goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,15 +44,15 @@ pub enum ApiVersion {
 }
 
 impl ApiVersion {
-    fn result_path(self) -> &'static str {
+    fn route(self) -> ResultRoute {
         match self {
-            ApiVersion::V1 => V1_RESULT,
-            ApiVersion::V2 => V2_RESULT,
+            ApiVersion::V1 => ResultRoute::V1,
+            ApiVersion::V2 => ResultRoute::V2,
         }
     }
 }
 
-/// The scan request body; unknown fields are kept and echoed in the callbacks.
+/// The scan request body; other fields are accepted and ignored.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Request {
@@ -50,8 +62,15 @@ struct Request {
     job_id: Option<String>,
     #[serde(default)]
     platform: Option<String>,
-    #[serde(flatten)]
-    extra: Map<String, Value>,
+}
+
+/// The 202 answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    job_id: String,
+    status: &'static str,
+    image: String,
 }
 
 /// A validated, queued scan.
@@ -62,7 +81,7 @@ struct Job {
     image: ImageName,
     platform: Option<Platform>,
     credentials: RegistryCredentials,
-    extra: Map<String, Value>,
+    callback_base: Url,
 }
 
 fn valid_job_id(id: &str) -> bool {
@@ -73,13 +92,45 @@ fn valid_job_id(id: &str) -> bool {
 }
 
 fn parse(body: &[u8]) -> Result<Request, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    if !value.is_object() {
+    // Serde's messages quote the offending value; the answer names the field only.
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::bad_request("the body is not JSON"))?;
+    let Value::Object(fields) = &value else {
         return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    if !fields.contains_key("image") && !fields.contains_key("imageName") {
+        return Err(ApiError::bad_request("image is required"));
     }
     serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request(format!("invalid scan request: {e}")))
+        .map_err(|_| ApiError::bad_request("image, jobId and platform must be strings when given"))
+}
+
+/// The callback base: the agent's own `BROKER_CLIENT_URL`, else the one the broker client sent.
+fn callback_base(settings: &Settings, headers: &HeaderMap) -> Result<Url, ApiError> {
+    if let Some(own) = &settings.broker_client_url {
+        return Ok(own.clone());
+    }
+    let sent = headers
+        .get(CLIENT_URL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    match sent {
+        None => Err(ApiError::callback_not_configured()),
+        Some(value) => Settings::parse_callback_url(Some(value))
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "the {CLIENT_URL_HEADER} header is not an absolute http:// or https:// URL"
+                ))
+            }),
+    }
+}
+
+/// Whether the agent can report scans: it has a base, or the request brings one.
+pub fn can_report(settings: &Settings, headers: &HeaderMap) -> bool {
+    callback_base(settings, headers).is_ok()
 }
 
 /// `POST /scan`.
@@ -87,7 +138,7 @@ pub async fn scan_v2(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     accept(state, headers, &body, ApiVersion::V2)
 }
 
@@ -96,7 +147,7 @@ pub async fn discover_v1(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     accept(state, headers, &body, ApiVersion::V1)
 }
 
@@ -105,7 +156,7 @@ fn accept(
     headers: HeaderMap,
     body: &[u8],
     version: ApiVersion,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     if !state.queue.is_open() {
         return Err(ApiError::shutting_down());
     }
@@ -121,7 +172,7 @@ fn accept(
         .filter(|p| !p.is_empty())
         .map(str::parse::<Platform>)
         .transpose()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|_| ApiError::bad_request("platform must be os/architecture[/variant]"))?;
     let id = match request.job_id {
         Some(id) if valid_job_id(&id) => id,
         Some(_) => {
@@ -131,29 +182,34 @@ fn accept(
         }
         None => uuid::Uuid::new_v4().to_string(),
     };
-    if !state.callbacks.configured() {
-        return Err(ApiError::callback_not_configured());
-    }
+    let callback_base = callback_base(&state.settings, &headers)?;
+    let claim = state
+        .claim_job(&id)
+        .ok_or_else(|| ApiError::job_conflict(&id))?;
     let job = Job {
         id: id.clone(),
         version,
         image,
         platform,
         credentials,
-        extra: request.extra,
+        callback_base,
     };
     let image_text = job.image.to_string();
     let worker = state.clone();
     match state
         .queue
-        .submit(move |start| async move { run(worker, job, start).await })
+        .submit(move |start| async move { run(worker, job, start, claim).await })
     {
         Ok(()) => {
             state.metrics.scan_accepted();
             info!(job = %id, image = %image_text, "scan queued");
             Ok((
                 StatusCode::ACCEPTED,
-                Json(json!({"jobId": id, "status": "queued", "image": image_text})),
+                Json(Accepted {
+                    job_id: id,
+                    status: "queued",
+                    image: image_text,
+                }),
             ))
         }
         Err(QueueError::Full) => {
@@ -164,7 +220,7 @@ fn accept(
     }
 }
 
-async fn run(state: AppState, job: Job, start: Start) {
+async fn run(state: AppState, job: Job, start: Start, claim: JobClaim) {
     let outcome = match start {
         Start::Abandoned => Err(EngineError::new(
             FailureKind::ShuttingDown,
@@ -202,7 +258,14 @@ async fn run(state: AppState, job: Job, start: Start) {
             state.metrics.scan_finished(ScanOutcome::Failed);
         }
     }
-    report(&state, &job, outcome).await;
+    let report = report(&job, &outcome);
+    drop(outcome);
+    if let Err(err) = state.outbox.push(report).await {
+        warn!(job = %job.id, error = %err, "scan result not kept for delivery");
+        state.metrics.callback(false);
+    }
+    // The job id is free again once its result is in the outbox.
+    drop(claim);
 }
 
 async fn scan(state: &AppState, job: &Job) -> Result<ScanOutput, EngineError> {
@@ -219,81 +282,63 @@ async fn scan(state: &AppState, job: &Job) -> Result<ScanOutput, EngineError> {
         .await
 }
 
-/// The result callback body: the request's extra fields, then the agent's own.
-fn result_body(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Value {
-    let mut body = job.extra.clone();
-    body.insert("jobId".into(), json!(job.id));
-    body.insert("image".into(), json!(job.image.to_string()));
-    match outcome {
-        Ok(output) => {
-            body.insert("status".into(), json!("success"));
-            if let Some(digest) = &output.digest {
-                body.insert("imageDigest".into(), json!(digest));
-            }
-            let results = match &output.scan_results {
-                Value::Object(o) => o.get("scanResults").cloned().unwrap_or(Value::Null),
-                other => other.clone(),
-            };
-            body.insert("scanResults".into(), results);
-        }
-        Err(err) => {
-            body.insert("status".into(), json!("failed"));
-            body.insert(
-                "error".into(),
-                json!({"code": err.code(), "message": err.message}),
-            );
-        }
+/// The scan results of an output: the `scanResults` array of the payload.
+fn scan_results(output: &ScanOutput) -> &Value {
+    match &output.scan_results {
+        Value::Object(o) => o.get("scanResults").unwrap_or(&Value::Null),
+        other => other,
     }
-    Value::Object(body)
 }
 
-fn done_body(job: &Job, ok: bool, delivered: bool) -> Value {
-    let mut body = job.extra.clone();
-    body.insert("jobId".into(), json!(job.id));
-    body.insert("image".into(), json!(job.image.to_string()));
-    body.insert(
-        "status".into(),
-        json!(if ok { "success" } else { "failed" }),
-    );
-    body.insert("resultDelivered".into(), json!(delivered));
-    Value::Object(body)
-}
-
-async fn report(state: &AppState, job: &Job, outcome: Result<ScanOutput, EngineError>) {
-    let ok = outcome.is_ok();
-    let result = result_body(job, &outcome);
-    drop(outcome);
-    let delivered = match state
-        .callbacks
-        .post(job.version.result_path(), &result)
-        .await
-    {
-        Ok(()) => true,
-        Err(err) => {
-            warn!(job = %job.id, error = %err, "scan result not delivered");
-            false
-        }
+/// The outbox entry of a finished job: its header and the result body.
+fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
+    let image = job.image.to_string();
+    let body = match outcome {
+        Ok(output) => ResultBody {
+            job_id: &job.id,
+            image: &image,
+            status: Status::Success,
+            image_digest: output.digest.as_deref(),
+            scan_results: Some(scan_results(output)),
+            error: None,
+        },
+        Err(err) => ResultBody {
+            job_id: &job.id,
+            image: &image,
+            status: Status::Failed,
+            image_digest: None,
+            scan_results: None,
+            error: Some(FailureBody {
+                code: err.code(),
+                message: &err.message,
+            }),
+        },
     };
-    drop(result);
-    if let Err(err) = state
-        .callbacks
-        .post(V2_DONE, &done_body(job, ok, delivered))
-        .await
-    {
-        warn!(job = %job.id, error = %err, "scan done notice not delivered");
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    Report {
+        header: Header {
+            job_id: job.id.clone(),
+            image,
+            success: outcome.is_ok(),
+            base: job.callback_base.clone(),
+            route: job.version.route(),
+            created_ms: store::now_ms(),
+            result_sent: false,
+            result_delivered: false,
+        },
+        body,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn request_parsing_is_tolerant_but_typed() {
         let r = parse(br#"{"image":"a/b:1","orgId":"o1","nested":{"x":1}}"#).unwrap();
         assert_eq!(r.image, "a/b:1");
-        assert_eq!(r.extra["orgId"], "o1");
-        assert_eq!(r.extra["nested"]["x"], 1);
         let r = parse(br#"{"imageName":"a"}"#).unwrap();
         assert_eq!(r.image, "a");
         for bad in [
@@ -306,6 +351,9 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST);
         }
+        // A rejected value is never repeated.
+        let err = parse(br#"{"image":"a","jobId":{"k":"s3cr3t"}}"#).unwrap_err();
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
     }
 
     #[test]
@@ -316,7 +364,7 @@ mod tests {
         }
     }
 
-    fn job(extra: Map<String, Value>) -> Job {
+    fn job() -> Job {
         Job {
             id: "j1".into(),
             version: ApiVersion::V2,
@@ -328,36 +376,60 @@ mod tests {
                 username: "u".into(),
                 password: "p".to_owned().into(),
             },
-            extra,
+            callback_base: Url::parse("http://127.0.0.1:7341").unwrap(),
         }
     }
 
     #[test]
-    fn callback_bodies() {
-        let mut extra = Map::new();
-        extra.insert("orgId".into(), json!("o1"));
-        extra.insert("status".into(), json!("spoofed"));
-        let j = job(extra);
-        let ok = result_body(
+    fn result_bodies() {
+        let j = job();
+        let ok = report(
             &j,
             &Ok(ScanOutput {
                 digest: Some("sha256:x".into()),
                 scan_results: json!({"scanResults": [{"identity": {"type": "deb"}}]}),
             }),
         );
-        assert_eq!(ok["status"], "success");
-        assert_eq!(ok["orgId"], "o1");
-        assert_eq!(ok["jobId"], "j1");
-        assert_eq!(ok["image"], "team/app:1");
-        assert_eq!(ok["scanResults"][0]["identity"]["type"], "deb");
-        let failed = result_body(
+        let body: Value = serde_json::from_slice(&ok.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"jobId": "j1", "image": "team/app:1", "status": "success",
+                   "imageDigest": "sha256:x", "scanResults": [{"identity": {"type": "deb"}}]})
+        );
+        assert!(ok.header.success);
+        assert_eq!(ok.header.route, ResultRoute::V2);
+        let failed = report(
             &j,
             &Err(EngineError::new(FailureKind::TooLarge, "image is 3 GB")),
         );
-        assert_eq!(failed["status"], "failed");
-        assert_eq!(failed["error"]["code"], "image_too_large");
-        let done = done_body(&j, false, true);
-        assert_eq!(done["status"], "failed");
-        assert_eq!(done["resultDelivered"], true);
+        let body: Value = serde_json::from_slice(&failed.body).unwrap();
+        assert_eq!(body["status"], "failed");
+        assert_eq!(body["error"]["code"], "image_too_large");
+        assert!(!failed.header.success);
+    }
+
+    #[test]
+    fn the_agents_own_callback_url_overrides_the_clients() {
+        let mut headers = HeaderMap::new();
+        let none = Settings::default();
+        assert_eq!(
+            callback_base(&none, &headers).unwrap_err().code,
+            "callback_not_configured"
+        );
+        headers.insert(CLIENT_URL_HEADER, "http://client:7341".parse().unwrap());
+        assert_eq!(
+            callback_base(&none, &headers).unwrap().as_str(),
+            "http://client:7341/"
+        );
+        let own = Settings {
+            broker_client_url: Some(Url::parse("http://own:1").unwrap()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            callback_base(&own, &headers).unwrap().as_str(),
+            "http://own:1/"
+        );
+        headers.insert(CLIENT_URL_HEADER, "ftp://x".parse().unwrap());
+        assert_eq!(callback_base(&none, &headers).unwrap_err().status, 400);
     }
 }

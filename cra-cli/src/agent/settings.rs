@@ -6,6 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::agent::callback::RetryPolicy;
+use crate::agent::outbox::OutboxSettings;
 
 /// The product's default image size limit: 2 GiB.
 pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 2_147_483_648;
@@ -33,6 +34,13 @@ pub struct Settings {
     pub scan_timeout: Duration,
     /// How callbacks are retried when the broker client is down.
     pub callback_retry: RetryPolicy,
+    /// Where finished scans' callbacks wait for delivery (`CRA_STATE_DIR`); `None` is a private
+    /// temporary directory, removed with the agent, so nothing survives a restart.
+    pub state_dir: Option<PathBuf>,
+    /// The most bytes of callbacks the state directory may hold; the oldest go first beyond it.
+    pub outbox_max_bytes: u64,
+    /// How long a callback is retried before it is dropped undelivered.
+    pub outbox_max_age: Duration,
     /// How long, after SIGTERM, running scans may take to finish before they are cut and reported.
     pub shutdown_grace: Duration,
 }
@@ -59,7 +67,11 @@ impl Default for Settings {
             registry_timeout: Duration::from_secs(120),
             scan_timeout: Duration::from_secs(3600),
             callback_retry: RetryPolicy::default(),
-            shutdown_grace: Duration::from_secs(300),
+            state_dir: None,
+            outbox_max_bytes: OutboxSettings::default().max_bytes,
+            outbox_max_age: OutboxSettings::default().max_age,
+            // Kubernetes gives a pod 30 s between SIGTERM and SIGKILL by default.
+            shutdown_grace: Duration::from_secs(25),
         }
     }
 }
@@ -146,6 +158,14 @@ impl Settings {
     }
 }
 
+/// Whether a registry base (`host[:port][/path]`, optionally with a scheme) holds user info
+/// (`user:password@`).
+pub fn has_user_info(base: &str) -> bool {
+    let rest = base.split_once("://").map_or(base, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.contains('@')
+}
+
 /// A URL for messages: user info and query are dropped, so that no secret they carry is shown.
 pub fn redact_url(value: &str) -> String {
     match Url::parse(value) {
@@ -211,6 +231,24 @@ mod tests {
         };
         let err = missing.validate().unwrap_err().to_string();
         assert!(err.contains("HTTPS_CERT"), "{err}");
+    }
+
+    #[test]
+    fn user_info_in_registry_bases() {
+        for with in [
+            "u:p@registry.local",
+            "https://u:p@registry.local:5000/v2",
+            "http://token@r.local",
+        ] {
+            assert!(has_user_info(with), "{with}");
+        }
+        for without in [
+            "registry.local",
+            "https://registry.local/artifactory/api/docker/repo",
+            "r.local/path@x",
+        ] {
+            assert!(!has_user_info(without), "{without}");
+        }
     }
 
     #[test]

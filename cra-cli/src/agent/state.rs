@@ -1,17 +1,18 @@
 //! The state every route shares.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::agent::callback::Callbacks;
 use crate::agent::connect::Connector;
 use crate::agent::engine::Engine;
 use crate::agent::error::AgentError;
 use crate::agent::jobs::JobQueue;
 use crate::agent::metrics::Metrics;
+use crate::agent::outbox::{Outbox, OutboxSettings};
 use crate::agent::settings::Settings;
 
-/// Settings, the registry connector, the scanner, the queue, callbacks and metrics.
+/// Settings, the registry connector, the scanner, the queue, the outbox and metrics.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The validated settings.
@@ -22,10 +23,28 @@ pub struct AppState {
     pub engine: Arc<dyn Engine>,
     /// The bounded scan queue.
     pub queue: JobQueue,
-    /// The callback sender.
-    pub callbacks: Callbacks,
+    /// Finished scans' callbacks until they are delivered.
+    pub outbox: Outbox,
     /// The counters behind `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The job ids queued or running now.
+    jobs: Arc<Mutex<HashSet<String>>>,
+}
+
+/// A job id in use; it is released when dropped.
+#[derive(Debug)]
+pub struct JobClaim {
+    id: String,
+    jobs: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Drop for JobClaim {
+    fn drop(&mut self) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
 }
 
 impl AppState {
@@ -37,12 +56,16 @@ impl AppState {
     ) -> Result<Self, AgentError> {
         let metrics = Arc::new(Metrics::default());
         let client = callback_client(&settings)?;
-        let callbacks = Callbacks::new(
+        let outbox = Outbox::open(
+            OutboxSettings {
+                dir: settings.state_dir.clone(),
+                max_bytes: settings.outbox_max_bytes,
+                max_age: settings.outbox_max_age,
+                retry: settings.callback_retry,
+            },
             client,
-            settings.broker_client_url.clone(),
-            settings.callback_retry,
             metrics.clone(),
-        );
+        )?;
         Ok(AppState {
             queue: JobQueue::new(
                 settings.max_active_operations,
@@ -51,8 +74,18 @@ impl AppState {
             settings: Arc::new(settings),
             connector,
             engine,
-            callbacks,
+            outbox,
             metrics,
+            jobs: Arc::default(),
+        })
+    }
+
+    /// Claims `id` for a new scan; `None` while a scan with that id is queued or running.
+    pub fn claim_job(&self, id: &str) -> Option<JobClaim> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        jobs.insert(id.to_owned()).then(|| JobClaim {
+            id: id.to_owned(),
+            jobs: self.jobs.clone(),
         })
     }
 }

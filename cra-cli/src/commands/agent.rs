@@ -47,14 +47,26 @@ pub struct Args {
     /// Seconds one scan may take once started, before it is cut and reported as failed.
     #[arg(long, env = "SCAN_TIMEOUT_SECONDS", default_value_t = 3600)]
     pub scan_timeout: u64,
-    /// The most attempts to deliver one callback.
-    #[arg(long, env = "CALLBACK_MAX_ATTEMPTS", default_value_t = 12)]
-    pub callback_max_attempts: u32,
-    /// The first wait before retrying a callback, in milliseconds; it doubles up to 60 s.
+    /// The first wait before retrying a callback, in milliseconds; it doubles up to
+    /// `--callback-max-backoff-ms`.
     #[arg(long, env = "CALLBACK_INITIAL_BACKOFF_MS", default_value_t = 500)]
     pub callback_initial_backoff_ms: u64,
-    /// Seconds running scans get to finish after SIGTERM before they are cut and reported.
-    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 300)]
+    /// The longest wait between two attempts of a callback, in milliseconds.
+    #[arg(long, env = "CALLBACK_MAX_BACKOFF_MS", default_value_t = 60_000)]
+    pub callback_max_backoff_ms: u64,
+    /// Where finished scans' callbacks wait until the broker client takes them; they survive a
+    /// restart there. Default: `$XDG_STATE_HOME/cra`, else `$HOME/.local/state/cra`.
+    #[arg(long, env = "CRA_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The most bytes of callbacks the state directory holds; beyond it the oldest are dropped.
+    #[arg(long, env = "CALLBACK_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub callback_max_bytes: u64,
+    /// Hours a callback is retried before it is dropped undelivered.
+    #[arg(long, env = "CALLBACK_MAX_AGE_HOURS", default_value_t = 24)]
+    pub callback_max_age_hours: u64,
+    /// Seconds running scans get to finish after SIGTERM before they are cut and reported
+    /// (below Kubernetes' default 30 s termination grace).
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 25)]
     pub shutdown_grace: u64,
 }
 
@@ -72,10 +84,18 @@ impl Args {
             registry_timeout: Duration::from_secs(self.registry_timeout.max(1)),
             scan_timeout: Duration::from_secs(self.scan_timeout.max(1)),
             callback_retry: RetryPolicy {
-                max_attempts: self.callback_max_attempts.max(1),
-                initial_backoff: Duration::from_millis(self.callback_initial_backoff_ms),
+                initial_backoff: Duration::from_millis(self.callback_initial_backoff_ms.max(1)),
+                max_backoff: Duration::from_millis(self.callback_max_backoff_ms.max(1)),
                 ..defaults.callback_retry
             },
+            state_dir: Some(
+                self.state_dir
+                    .clone()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or_else(default_state_dir),
+            ),
+            outbox_max_bytes: self.callback_max_bytes.max(1),
+            outbox_max_age: Duration::from_secs(self.callback_max_age_hours.max(1) * 3600),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             ..defaults
         };
@@ -91,15 +111,39 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
     if settings.broker_client_url.is_none() {
-        tracing::warn!("BROKER_CLIENT_URL is not set: scan requests will be refused");
+        info!("BROKER_CLIENT_URL is not set: scan results go to the URL the broker client sends");
     }
     crate::agent::serve(listener, settings, shutdown_signal()).await?;
     info!("agent stopped");
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// The state directory when none is configured: `$XDG_STATE_HOME/cra`, else
+/// `$HOME/.local/state/cra`, else `cra-state` in the working directory.
+fn default_state_dir() -> PathBuf {
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    from("XDG_STATE_HOME")
+        .map(|d| d.join("cra"))
+        .or_else(|| from("HOME").map(|h| h.join(".local/state/cra")))
+        .unwrap_or_else(|| PathBuf::from("cra-state"))
+}
+
+/// Resolves on the first SIGTERM or Ctrl-C, and ends the process at once on a second one (what
+/// scans already reported stays in the state directory).
 async fn shutdown_signal() {
+    first_signal().await;
+    tokio::spawn(async {
+        first_signal().await;
+        std::process::exit(143);
+    });
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn first_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -139,6 +183,8 @@ mod tests {
         assert_eq!(s.max_image_size, 2_147_483_648);
         assert_eq!(s.max_active_operations, 1);
         assert!(s.tls.is_none());
+        assert_eq!(s.shutdown_grace, Duration::from_secs(25));
+        assert!(s.state_dir.is_some());
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Route-level tests over the real router and server, with in-memory doubles for the registry
 //! and the scanner (the integration tests use the real registry and scanner).
 //!
-//! This module holds the doubles and the harness; `routes` tests the synchronous routes and
-//! `scans` the queue and its callbacks.
+//! This module holds the doubles and the harness; `routes` tests the synchronous routes,
+//! `scans` the queue and its callbacks, `outbox` durable delivery and `hostile` what an
+//! attacker may send.
 
+mod hostile;
+mod outbox;
 mod routes;
 mod scans;
 
@@ -220,6 +223,17 @@ pub(super) struct Receiver {
 
 impl Receiver {
     pub(super) async fn spawn(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.serve(listener)
+    }
+
+    /// Serves on `addr` (a port the agent already calls).
+    pub(super) async fn spawn_on(&self, addr: std::net::SocketAddr) -> String {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        self.serve(listener)
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) -> String {
         let calls = self.calls.clone();
         let app = Router::new().route(
             "/{*path}",
@@ -232,14 +246,13 @@ impl Receiver {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         format!("http://{addr}")
     }
 
     pub(super) async fn wait_for(&self, n: usize) -> Vec<(String, Value)> {
-        for _ in 0..500 {
+        for _ in 0..1500 {
             let calls = self.calls.lock().unwrap().clone();
             if calls.len() >= n {
                 return calls;
@@ -311,20 +324,42 @@ impl Agent {
     }
 
     pub(super) async fn post(&self, path: &str, body: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("authorization", Self::creds(PASSWORD, "registry.test:5000"))
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap()
+        self.post_with(path, body, &[]).await
     }
 
-    pub(super) async fn stop(mut self) {
+    pub(super) async fn post_with(
+        &self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("authorization", Self::creds(PASSWORD, "registry.test:5000"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body.to_owned()).send().await.unwrap()
+    }
+
+    /// Signals shutdown without waiting for it.
+    pub(super) fn signal(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        tokio::time::timeout(Duration::from_secs(10), self.done)
+    }
+
+    pub(super) async fn metric(&self, series: &str) -> Option<u64> {
+        let (_, text) = self.get("/metrics", None).await;
+        text.as_str()?
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    pub(super) async fn stop(mut self) {
+        self.signal();
+        tokio::time::timeout(Duration::from_secs(30), self.done)
             .await
             .unwrap()
             .unwrap();
@@ -335,7 +370,6 @@ pub(super) fn settings(callback: Option<&str>) -> Settings {
     Settings {
         broker_client_url: callback.map(|c| c.parse().unwrap()),
         callback_retry: RetryPolicy {
-            max_attempts: 3,
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(20),
             request_timeout: Duration::from_secs(5),
