@@ -18,8 +18,15 @@ fn main() -> ExitCode {
             #[allow(clippy::print_stderr)]
             {
                 eprintln!("error: {err}");
+                // A cause whose text the line before already says (a registry error keeps the
+                // adapter's error as its source, for callers that downcast) is not repeated.
+                let mut previous = err.to_string();
                 for cause in err.chain().skip(1) {
-                    eprintln!("  caused by: {cause}");
+                    let text = cause.to_string();
+                    if !previous.contains(&text) {
+                        eprintln!("  caused by: {text}");
+                    }
+                    previous = text;
                 }
             }
             ExitCode::FAILURE

@@ -1,5 +1,6 @@
 //! Connection settings and registry base addresses (pure).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use url::Url;
@@ -8,13 +9,15 @@ use crate::error::{Error, Result};
 
 /// How to reach registries: TLS roots, plain-HTTP permission and test overrides.
 ///
-/// The default is HTTPS only, with the bundled Mozilla roots and no overrides.
+/// The default is HTTPS (with plain HTTP as a fallback for loopback registries written without a
+/// scheme), trusting the bundled Mozilla roots and the certificates named by `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR`, with no overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectOptions {
     /// An extra PEM CA bundle to trust besides the default roots.
     pub ca_bundle: Option<PathBuf>,
-    /// Allow plain HTTP for bases written without a scheme (an explicit `http://` base is always
-    /// honoured).
+    /// Use plain HTTP for bases written without a scheme (an explicit `http://` base is always
+    /// honoured, and a loopback registry falls back to plain HTTP without this).
     pub insecure_http: bool,
     /// The `User-Agent` header; `cra/<version>` when unset.
     pub user_agent: Option<String>,
@@ -26,37 +29,44 @@ pub struct ConnectOptions {
     /// The Artifact Registry location (`europe-west1`, `us`) for a `google-artifact-cr` base whose
     /// host is not `<location>-docker.pkg.dev` (a test server); else the host names it.
     pub artifact_registry_location: Option<String>,
+    /// Host names connected to these addresses instead of being resolved (as `curl --resolve`),
+    /// for tests and split-horizon networks.
+    pub resolve: Vec<(String, SocketAddr)>,
 }
 
 /// A parsed `registryBase`: where the registry is and which path follows the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryBase {
+pub(crate) struct RegistryBase {
     /// `scheme://host[:port]/` with a trailing slash.
-    pub origin: Url,
+    pub(crate) origin: Url,
     /// `host[:port]` as written in image references.
-    pub host: String,
+    pub(crate) host: String,
     /// The path after the host without surrounding slashes (`project`, `artifactory/api/docker/x`).
-    pub path: String,
+    pub(crate) path: String,
+    /// Whether plain HTTP is tried when HTTPS finds no TLS (a loopback host written without a
+    /// scheme, as docker treats `localhost` and `127.0.0.0/8`).
+    fallback_to_http: bool,
 }
 
 impl RegistryBase {
     /// Parses `host[:port][/path]` or `http(s)://host[:port][/path]`.
     ///
-    /// Without a scheme the base is HTTPS, or HTTP when `insecure_http` is set.
-    pub fn parse(base: &str, insecure_http: bool) -> Result<RegistryBase> {
+    /// Without a scheme the base is HTTPS, or HTTP when `insecure_http` is set; a loopback host
+    /// (`localhost`, `127.0.0.0/8`, `::1`) without a scheme is HTTPS with a plain-HTTP fallback.
+    pub(crate) fn parse(base: &str, insecure_http: bool) -> Result<RegistryBase> {
         let base = base.trim();
         let invalid =
             |why: &str| Error::InvalidInput(format!("invalid registry base {base:?}: {why}"));
-        let (scheme, rest) = if let Some(rest) = base.strip_prefix("https://") {
-            ("https", rest)
+        let (scheme, rest, schemeless) = if let Some(rest) = base.strip_prefix("https://") {
+            ("https", rest, false)
         } else if let Some(rest) = base.strip_prefix("http://") {
-            ("http", rest)
+            ("http", rest, false)
         } else if base.contains("://") {
             return Err(invalid("only http and https are supported"));
         } else if insecure_http {
-            ("http", base)
+            ("http", base, true)
         } else {
-            ("https", base)
+            ("https", base, true)
         };
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         if host.is_empty() {
@@ -76,20 +86,27 @@ impl RegistryBase {
         if path.split('/').any(|s| s == ".." || s == ".") {
             return Err(invalid("dot segments are not allowed"));
         }
+        let fallback_to_http = schemeless && scheme == "https" && is_loopback(&origin);
         Ok(RegistryBase {
             origin,
             host: host.to_ascii_lowercase(),
             path: path.to_owned(),
+            fallback_to_http,
         })
     }
 
+    /// Whether plain HTTP is tried when HTTPS finds no TLS server.
+    pub(crate) fn falls_back_to_http(&self) -> bool {
+        self.fallback_to_http
+    }
+
     /// Whether the base uses plain HTTP.
-    pub fn is_http(&self) -> bool {
+    pub(crate) fn is_http(&self) -> bool {
         self.origin.scheme() == "http"
     }
 
     /// The distribution API root: the origin, plus `prefix` (a path ending without slash).
-    pub fn api_root(&self, prefix: &str) -> Url {
+    pub(crate) fn api_root(&self, prefix: &str) -> Url {
         let prefix = prefix.trim_matches('/');
         if prefix.is_empty() {
             return self.origin.clone();
@@ -100,8 +117,18 @@ impl RegistryBase {
     }
 
     /// The first path segment, if any (a project, namespace or owner).
-    pub fn first_segment(&self) -> Option<&str> {
+    pub(crate) fn first_segment(&self) -> Option<&str> {
         self.path.split('/').next().filter(|s| !s.is_empty())
+    }
+}
+
+/// Whether the URL's host is on the loopback: `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -153,6 +180,28 @@ mod tests {
             assert_eq!(b.origin.as_str(), origin, "{input}");
             assert_eq!(b.host, host, "{input}");
             assert_eq!(b.path, path, "{input}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_without_a_scheme_fall_back_to_http() {
+        for (input, insecure, https, falls_back) in [
+            ("localhost:5000", false, true, true),
+            ("LOCALHOST:5000/x", false, true, true),
+            ("127.0.0.1:5000", false, true, true),
+            ("127.1.2.3", false, true, true),
+            ("[::1]:5000", false, true, true),
+            ("https://127.0.0.1:5000", false, true, false),
+            ("http://localhost:5000", false, false, false),
+            ("127.0.0.1:5000", true, false, false),
+            ("localhost.example:5000", false, true, false),
+            ("128.0.0.1:5000", false, true, false),
+            ("[::2]:5000", false, true, false),
+            ("registry.example", false, true, false),
+        ] {
+            let b = RegistryBase::parse(input, insecure).unwrap();
+            assert_eq!(b.origin.scheme() == "https", https, "{input}");
+            assert_eq!(b.falls_back_to_http(), falls_back, "{input}");
         }
     }
 

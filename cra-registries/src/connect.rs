@@ -9,7 +9,6 @@ use crate::adapters::{
     nexus, quay,
 };
 use crate::config::{ConnectOptions, RegistryBase};
-use crate::distribution::Client;
 use crate::error::{Error, Result};
 
 /// Connects to the registry that `creds` describe.
@@ -56,14 +55,7 @@ pub async fn connect(
                 RegistryKind::DigitalOcean => digitalocean::build(&base, username, password, opts)?,
                 RegistryKind::GitLab => gitlab::build(&base, username, password, opts)?,
                 RegistryKind::Distribution => {
-                    let client = Client::new(
-                        &base,
-                        "",
-                        Some(username.clone()),
-                        Some(password.clone()),
-                        opts,
-                    )?;
-                    Arc::new(plain::new(RegistryKind::Distribution, client))
+                    plain::build(&base, Some(username.clone()), Some(password.clone()), opts)?
                 }
                 RegistryKind::Ecr => {
                     return Err(Error::InvalidInput(
@@ -109,6 +101,5 @@ pub fn generic(
     opts: &ConnectOptions,
 ) -> Result<Arc<dyn Registry>, RegistryError> {
     let base = RegistryBase::parse(base, opts.insecure_http)?;
-    let client = Client::new(&base, "", username, password, opts)?;
-    Ok(Arc::new(plain::new(RegistryKind::Distribution, client)))
+    Ok(plain::build(&base, username, password, opts)?)
 }

@@ -55,6 +55,8 @@ pub enum Error {
         what: String,
         /// The HTTP status.
         status: u16,
+        /// The delay from `Retry-After`, when sent.
+        retry_after: Option<Duration>,
     },
     /// The connection failed (refused, reset, timed out).
     #[error("{what}: could not reach the registry")]
@@ -63,7 +65,7 @@ pub enum Error {
         what: String,
         /// The transport error.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
     },
     /// The server's TLS certificate is not trusted.
     #[error("{what}: TLS handshake failed; the server certificate is not trusted (pass the CA with a CA bundle)")]
@@ -72,7 +74,16 @@ pub enum Error {
         what: String,
         /// The transport error.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
+    },
+    /// The server answered the TLS handshake in plain HTTP.
+    #[error("{what}: the registry answered plain HTTP to a TLS handshake; to reach it over plain HTTP pass --insecure-http (or write the registry as http://host)")]
+    PlainHttp {
+        /// The request.
+        what: String,
+        /// The transport error.
+        #[source]
+        source: TransportError,
     },
     /// The registry answered something that breaks the protocol.
     #[error("{what}: {reason}")]
@@ -119,10 +130,11 @@ pub enum Error {
 }
 
 /// Result alias of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The message for registries that have no repository listing.
-pub const CANNOT_LIST: &str = "this registry cannot list repositories; name images explicitly";
+pub(crate) const CANNOT_LIST: &str =
+    "this registry cannot list repositories; name images explicitly";
 
 impl Error {
     /// The kind a caller matches on.
@@ -132,15 +144,35 @@ impl Error {
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::RateLimited { .. } => ErrorKind::RateLimited,
-            Error::Unavailable { .. } | Error::Connect { .. } | Error::Tls { .. } => {
-                ErrorKind::Unavailable
-            }
+            Error::Unavailable { .. }
+            | Error::Connect { .. }
+            | Error::Tls { .. }
+            | Error::PlainHttp { .. } => ErrorKind::Unavailable,
             Error::Protocol { .. } => ErrorKind::Protocol,
             Error::DigestMismatch { .. } => ErrorKind::DigestMismatch,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Cloud { kind, .. } => *kind,
+        }
+    }
+
+    /// Whether the registry asked us to slow down (429) or was unavailable for a while (503):
+    /// worth another attempt after a wait.
+    pub(crate) fn is_throttled(&self) -> bool {
+        matches!(
+            self,
+            Error::RateLimited { .. } | Error::Unavailable { status: 503, .. }
+        )
+    }
+
+    /// The delay the registry asked for, when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } | Error::Unavailable { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
         }
     }
 
@@ -156,19 +188,37 @@ fn quota_note(quota: Option<&Quota>) -> String {
     quota.map(|q| format!(" ({q})")).unwrap_or_default()
 }
 
+/// A failure below HTTP (connection, TLS, a body cut short), keeping its cause chain without
+/// exposing the HTTP library's types.
+#[derive(Debug)]
+pub struct TransportError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl TransportError {
+    pub(crate) fn new(cause: impl std::error::Error + Send + Sync + 'static) -> TransportError {
+        TransportError(Box::new(cause))
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 impl From<Error> for RegistryError {
+    /// The kind, the full message and the delay, with the error itself as the source, so that
+    /// callers can downcast to [`Error`] for its fields (digests, the pull quota) and follow the
+    /// chain to the transport cause.
     fn from(e: Error) -> RegistryError {
-        let kind = e.kind();
-        let retry_after = match &e {
-            Error::RateLimited { retry_after, .. } => *retry_after,
-            _ => None,
-        };
-        let message = e.to_string();
-        let out = RegistryError::new(kind, message).with_retry_after(retry_after);
-        match e {
-            Error::Connect { source, .. } | Error::Tls { source, .. } => out.with_source(source),
-            _ => out,
-        }
+        RegistryError::new(e.kind(), e.to_string())
+            .with_retry_after(e.retry_after())
+            .with_source(e)
     }
 }
 
@@ -208,5 +258,74 @@ mod tests {
         let r: RegistryError = Error::Unsupported(CANNOT_LIST.into()).into();
         assert_eq!(r.kind(), ErrorKind::Unsupported);
         assert_eq!(r.message(), CANNOT_LIST);
+    }
+
+    #[test]
+    fn converted_errors_keep_their_fields_as_the_source() {
+        let expected = Digest::sha256_of(b"expected");
+        let actual = Digest::sha256_of(b"actual");
+        let r: RegistryError = Error::DigestMismatch {
+            what: "GET http://r/v2/a/blobs/x".into(),
+            expected: expected.clone(),
+            actual: actual.clone(),
+        }
+        .into();
+        assert_eq!(r.kind(), ErrorKind::DigestMismatch);
+        let source = std::error::Error::source(&r)
+            .and_then(|s| s.downcast_ref::<Error>())
+            .expect("the crate error is the source");
+        match source {
+            Error::DigestMismatch {
+                expected: e,
+                actual: a,
+                ..
+            } => assert_eq!((e, a), (&expected, &actual)),
+            other => panic!("unexpected {other:?}"),
+        }
+        let quota = Quota {
+            limit: 100,
+            remaining: Some(0),
+            window: Some(Duration::from_secs(21600)),
+            source: None,
+        };
+        let r: RegistryError = Error::RateLimited {
+            what: "GET http://r/v2/a/manifests/1".into(),
+            retry_after: None,
+            quota: Some(quota.clone()),
+        }
+        .into();
+        let kept = std::error::Error::source(&r).and_then(|s| s.downcast_ref::<Error>());
+        assert!(
+            matches!(kept, Some(Error::RateLimited { quota: Some(q), .. }) if *q == quota),
+            "{kept:?}"
+        );
+    }
+
+    #[test]
+    fn transport_errors_keep_the_cause_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("error sending request")]
+        struct Outer(#[source] std::io::Error);
+        let r: RegistryError = Error::Connect {
+            what: "GET http://r/v2/".into(),
+            source: TransportError::new(Outer(io)),
+        }
+        .into();
+        let chain: Vec<String> =
+            std::iter::successors(Some(&r as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            chain,
+            [
+                "registry unavailable: GET http://r/v2/: could not reach the registry",
+                "GET http://r/v2/: could not reach the registry",
+                "error sending request",
+                "connection refused"
+            ]
+        );
     }
 }

@@ -28,17 +28,18 @@ use url::Url;
 
 use super::vendor::{api_url, confined, Adapter, Vendor};
 use crate::config::{ConnectOptions, RegistryBase};
-use crate::distribution::auth::{self, Token, TokenSource};
+use crate::distribution::auth::{self, Token};
 use crate::distribution::request::{validate_repository, Auth, Request, CATALOG_SCOPE};
+use crate::distribution::session::{TokenClient, TokenSource};
 use crate::distribution::{pagination, Client};
 use crate::error::{Error, Result};
 
 /// The username that marks the password as an ACR refresh token (or, here, an AAD token).
-pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
+pub(crate) const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// ACR's listing and metadata.
 #[derive(Debug)]
-pub struct Acr {
+pub(crate) struct Acr {
     root: Url,
 }
 
@@ -206,7 +207,7 @@ struct AzureAdExchange {
 
 impl AzureAdExchange {
     /// `POST /oauth2/exchange` at the registry: the AAD token for an ACR refresh token.
-    async fn exchange(&self, client: &Client, service: &str) -> Result<Secret> {
+    async fn exchange(&self, client: &TokenClient<'_>, service: &str) -> Result<Secret> {
         let url = api_url(client.root(), "oauth2/exchange")?;
         let mut fields = vec![("grant_type", "access_token"), ("service", service)];
         if let Some(tenant) = &self.tenant {
@@ -237,7 +238,7 @@ impl AzureAdExchange {
     /// `POST <realm>` with `grant_type=refresh_token`: an access token for `scopes`.
     async fn access(
         &self,
-        client: &Client,
+        client: &TokenClient<'_>,
         realm: &Url,
         service: &str,
         scopes: &[String],
@@ -269,7 +270,7 @@ impl AzureAdExchange {
 impl TokenSource for AzureAdExchange {
     async fn token(
         &self,
-        client: &Client,
+        client: &TokenClient<'_>,
         realm: &Url,
         service: Option<&str>,
         scopes: &[String],
@@ -291,7 +292,7 @@ impl TokenSource for AzureAdExchange {
 }
 
 /// Builds the adapter; the base is `<name>.azurecr.io`.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

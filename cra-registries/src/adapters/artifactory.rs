@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 
 /// Artifactory's listing and metadata.
 #[derive(Debug)]
-pub struct Artifactory {
+pub(crate) struct Artifactory {
     storage: Url,
     repo_key: Option<String>,
 }
@@ -128,7 +128,7 @@ impl Vendor for Artifactory {
 const API_DOCKER: &str = "artifactory/api/docker/";
 
 /// The distribution API prefix for a base path: `artifactory/api/docker/<repo>` or nothing.
-pub fn prefix(path: &str) -> Result<&str> {
+pub(crate) fn prefix(path: &str) -> Result<&str> {
     if path.is_empty() {
         return Ok("");
     }
@@ -142,7 +142,7 @@ pub fn prefix(path: &str) -> Result<&str> {
 }
 
 /// Builds the adapter.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

@@ -25,7 +25,7 @@ const DO_API: &str = "https://api.digitalocean.com";
 const MAX_PAGE: u32 = 200;
 
 /// DigitalOcean's listing and metadata.
-pub struct DigitalOcean {
+pub(crate) struct DigitalOcean {
     api: Url,
     registry: String,
     token: Secret,
@@ -170,7 +170,7 @@ impl Vendor for DigitalOcean {
 }
 
 /// Builds the adapter; the base is `registry.digitalocean.com/<registry>`.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

@@ -38,7 +38,7 @@ const JWT_LIFETIME: Duration = Duration::from_secs(9 * 60);
 const MAX_PAGE: u32 = 100;
 
 /// Docker Hub's listing, metadata and naming quirk.
-pub struct DockerHub {
+pub(crate) struct DockerHub {
     api: Url,
     namespace: Option<String>,
     username: String,
@@ -148,7 +148,7 @@ impl DockerHub {
 }
 
 /// The name the registry uses: `alpine` → `library/alpine`.
-pub fn official(name: &str) -> Cow<'_, str> {
+pub(crate) fn official(name: &str) -> Cow<'_, str> {
     if name.contains('/') {
         Cow::Borrowed(name)
     } else {
@@ -227,7 +227,7 @@ impl Vendor for DockerHub {
 
 /// Builds the adapter; `docker.io`, `index.docker.io` and `registry-1.docker.io` all reach the
 /// registry at `registry-1.docker.io`, other bases (mirrors, tests) are used as given.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

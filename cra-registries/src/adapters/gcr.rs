@@ -22,11 +22,11 @@ use crate::error::Result;
 
 /// Google's listing filter and tag metadata, shared by `gcr` and `google-artifact-cr`.
 #[derive(Debug)]
-pub struct Google {
+pub(crate) struct Google {
     /// The registry type reported.
-    pub kind: RegistryKind,
+    pub(crate) kind: RegistryKind,
     /// Names must start with this (`project/` or `project/repository/`); empty keeps all.
-    pub prefix: String,
+    pub(crate) prefix: String,
 }
 
 #[derive(Deserialize)]
@@ -115,7 +115,7 @@ impl Vendor for Google {
 }
 
 /// Builds the adapter; the base is `gcr.io/<project>`.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

@@ -27,7 +27,7 @@ const GITHUB_API: &str = "https://api.github.com";
 const MAX_PAGE: u32 = 100;
 
 /// GitHub's listing and metadata.
-pub struct GitHub {
+pub(crate) struct GitHub {
     api: Url,
     owner: Option<String>,
     token: Secret,
@@ -196,7 +196,7 @@ impl Vendor for GitHub {
 }
 
 /// Builds the adapter; the base is `ghcr.io/<owner>`.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

@@ -33,7 +33,7 @@ use crate::error::{Error, Result, CANNOT_LIST};
 const MAX_PAGE: u32 = 100;
 
 /// GitLab's listing.
-pub struct GitLab {
+pub(crate) struct GitLab {
     api: Url,
     path: Option<String>,
     token: Secret,
@@ -248,7 +248,7 @@ impl Vendor for GitLab {
 }
 
 /// Builds the adapter; the base is `<registry host>/<group path>`.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

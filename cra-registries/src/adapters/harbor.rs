@@ -25,7 +25,7 @@ const MAX_PAGE: u32 = 100;
 
 /// Harbor's listing and metadata.
 #[derive(Debug)]
-pub struct Harbor {
+pub(crate) struct Harbor {
     api: Url,
     project: Option<String>,
 }
@@ -139,7 +139,7 @@ impl Vendor for Harbor {
 }
 
 /// Builds the adapter; the base is `host[/project]`, the REST API `https://host/api/v2.0`.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

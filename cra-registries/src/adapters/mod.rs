@@ -1,21 +1,18 @@
 //! One adapter per registry type; each adds only auth, listing and quirks to the shared
 //! [`distribution::Client`](crate::distribution::Client), through [`vendor::Vendor`].
 
-pub mod acr;
-pub mod artifactory;
-pub mod digitalocean;
-pub mod dockerhub;
+pub(crate) mod acr;
+pub(crate) mod artifactory;
+pub(crate) mod digitalocean;
+pub(crate) mod dockerhub;
 #[cfg(feature = "ecr")]
-pub mod ecr;
-pub mod gar;
-pub mod gcr;
-pub mod generic;
-pub mod github;
-pub mod gitlab;
-pub mod harbor;
-pub mod nexus;
-pub mod quay;
-pub mod vendor;
-
-pub use generic::Generic;
-pub use vendor::{Adapter, Vendor};
+pub(crate) mod ecr;
+pub(crate) mod gar;
+pub(crate) mod gcr;
+pub(crate) mod generic;
+pub(crate) mod github;
+pub(crate) mod gitlab;
+pub(crate) mod harbor;
+pub(crate) mod nexus;
+pub(crate) mod quay;
+pub(crate) mod vendor;

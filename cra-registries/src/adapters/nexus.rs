@@ -29,7 +29,7 @@ const TOKEN_CURSOR: &str = "c:";
 
 /// Nexus's listing and metadata.
 #[derive(Debug)]
-pub struct Nexus {
+pub(crate) struct Nexus {
     api: Url,
     repository: Option<String>,
 }
@@ -144,7 +144,7 @@ impl Vendor for Nexus {
 
 /// Builds the adapter; a base path (`repository/<name>`) becomes the distribution API prefix.
 /// The search API is `<origin>/service/rest/v1` unless overridden.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 const MAX_PAGE: u32 = 100;
 
 /// Quay's listing and metadata.
-pub struct Quay {
+pub(crate) struct Quay {
     api: Url,
     token: Secret,
 }
@@ -110,7 +110,7 @@ impl Vendor for Quay {
 }
 
 /// Builds the adapter; the REST API is `<origin>/api/v1` unless overridden.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

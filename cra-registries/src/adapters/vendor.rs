@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 
 /// The registry-specific part of an adapter.
 #[async_trait]
-pub trait Vendor: Send + Sync + std::fmt::Debug + 'static {
+pub(crate) trait Vendor: Send + Sync + std::fmt::Debug + 'static {
     /// The registry type.
     fn kind(&self) -> RegistryKind;
 
@@ -72,14 +72,14 @@ pub(super) async fn bare_tags(
 
 /// A [`Registry`] made of the shared client and a [`Vendor`].
 #[derive(Debug)]
-pub struct Adapter<V> {
+pub(crate) struct Adapter<V> {
     client: Client,
     vendor: V,
 }
 
 impl<V: Vendor> Adapter<V> {
     /// Combines `client` and `vendor`.
-    pub fn new(client: Client, vendor: V) -> Adapter<V> {
+    pub(crate) fn new(client: Client, vendor: V) -> Adapter<V> {
         Adapter { client, vendor }
     }
 }
@@ -152,13 +152,13 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// `s` as one URL path segment (`team/api` → `team%2Fapi`).
-pub fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// The vendor REST API root: the override from [`ConnectOptions::api_base_override`], else
 /// `default`; always ends with `/`.
-pub fn api_root(opts: &ConnectOptions, default: &str) -> Result<Url> {
+pub(crate) fn api_root(opts: &ConnectOptions, default: &str) -> Result<Url> {
     let raw = opts.api_base_override.as_deref().unwrap_or(default);
     let with_slash = if raw.ends_with('/') {
         raw.to_owned()
@@ -170,14 +170,14 @@ pub fn api_root(opts: &ConnectOptions, default: &str) -> Result<Url> {
 }
 
 /// Joins a relative path to an API root.
-pub fn api_url(root: &Url, path: &str) -> Result<Url> {
+pub(crate) fn api_url(root: &Url, path: &str) -> Result<Url> {
     root.join(path.trim_start_matches('/'))
         .map_err(|e| Error::InvalidInput(format!("cannot build an API URL from {path:?}: {e}")))
 }
 
 /// Checks that a next-page URL (a vendor `next` link or a caller's cursor) stays under `root`,
 /// and returns it parsed.
-pub fn confined(root: &Url, next: &str) -> Result<Url> {
+pub(crate) fn confined(root: &Url, next: &str) -> Result<Url> {
     let url = root
         .join(next)
         .map_err(|_| Error::InvalidInput(format!("invalid page cursor {next:?}")))?;
@@ -192,7 +192,7 @@ pub fn confined(root: &Url, next: &str) -> Result<Url> {
 }
 
 /// Parses a numeric page cursor (1-based), defaulting to the first page.
-pub fn page_number(cursor: Option<&str>) -> Result<u32> {
+pub(crate) fn page_number(cursor: Option<&str>) -> Result<u32> {
     match cursor {
         None => Ok(1),
         Some(c) => c
@@ -204,7 +204,7 @@ pub fn page_number(cursor: Option<&str>) -> Result<u32> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time in milliseconds.
-pub fn rfc3339_from_millis(ms: i64) -> String {
+pub(crate) fn rfc3339_from_millis(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

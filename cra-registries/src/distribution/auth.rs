@@ -1,23 +1,18 @@
 //! `WWW-Authenticate` challenges, token responses and the per-scope token cache.
 //!
-//! Parsing is pure; [`super::client::Client`] asks the realm for tokens, through a
-//! [`TokenSource`] when an adapter needs another grant than the token spec's `GET`.
+//! Parsing is pure; [`super::session`] asks the realm for tokens and keeps them in the
+//! [`AuthState`] cache.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use cra_core::Secret;
 use serde::Deserialize;
-use url::Url;
-
-use super::client::Client;
-use crate::error::Result;
 
 /// The scheme of a challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     /// `Basic` (any case: Nexus sends `BASIC`).
     Basic,
     /// `Bearer`: get a token from the realm.
@@ -28,23 +23,23 @@ pub enum Scheme {
 
 /// One parsed challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
+pub(crate) struct Challenge {
     /// The scheme.
-    pub scheme: Scheme,
+    pub(crate) scheme: Scheme,
     /// The parameters, keys lowercased (`realm`, `service`, `scope`, `error`).
-    pub params: HashMap<String, String>,
+    pub(crate) params: HashMap<String, String>,
 }
 
 impl Challenge {
     /// A parameter's value.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
     }
 }
 
 /// Parses every challenge of a `WWW-Authenticate` value, with quoted strings (which may hold
 /// commas and escaped quotes) read properly.
-pub fn parse_challenges(header: &str) -> Vec<Challenge> {
+pub(crate) fn parse_challenges(header: &str) -> Vec<Challenge> {
     let mut out: Vec<Challenge> = Vec::new();
     let mut rest = header.trim();
     while !rest.is_empty() {
@@ -121,7 +116,7 @@ struct OauthError {
 const MAX_OAUTH_DESCRIPTION: usize = 200;
 
 /// `code (description)` from an OAuth2 error body, if it is one.
-pub fn parse_oauth_error(body: &[u8]) -> Option<String> {
+pub(crate) fn parse_oauth_error(body: &[u8]) -> Option<String> {
     let parsed: OauthError = serde_json::from_slice(body).ok()?;
     let code = parsed.error;
     let plain = |c: char| c.is_ascii_alphanumeric() || c == '_';
@@ -139,18 +134,18 @@ pub fn parse_oauth_error(body: &[u8]) -> Option<String> {
 
 /// A bearer token and how long it lives.
 #[derive(Debug, Clone)]
-pub struct Token {
+pub(crate) struct Token {
     /// The token.
-    pub value: Secret,
+    pub(crate) value: Secret,
     /// How long it is valid from now.
-    pub lifetime: Duration,
+    pub(crate) lifetime: Duration,
 }
 
 /// The lifetime the token spec prescribes when `expires_in` is absent.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Parses a token response body.
-pub fn parse_token(body: &[u8]) -> Option<Token> {
+pub(crate) fn parse_token(body: &[u8]) -> Option<Token> {
     let parsed: TokenResponse = serde_json::from_slice(body).ok()?;
     let value = parsed
         .token
@@ -166,26 +161,8 @@ pub fn parse_token(body: &[u8]) -> Option<Token> {
     })
 }
 
-/// How a client gets a Bearer token when the token spec's `GET <realm>` with Basic credentials
-/// is not the registry's way (ACR's Azure AD refresh-token exchange).
-///
-/// The client still reads the challenge, checks the realm's scheme and caches what this returns
-/// per scope set; a source only talks to the token service, with [`Client::token_request`].
-#[async_trait]
-pub trait TokenSource: Send + Sync + std::fmt::Debug {
-    /// A token for `scopes` from `realm` (the challenge's realm, its scheme already checked),
-    /// where `service` is the challenge's `service`.
-    async fn token(
-        &self,
-        client: &Client,
-        realm: &Url,
-        service: Option<&str>,
-        scopes: &[String],
-    ) -> Result<Token>;
-}
-
 /// The key of a set of scopes in the cache: sorted, space-joined.
-pub fn scope_key(scopes: &[String]) -> String {
+pub(crate) fn scope_key(scopes: &[String]) -> String {
     let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -197,7 +174,7 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 
 /// What the client learned about the registry's authentication, and the tokens it holds.
 #[derive(Debug, Default)]
-pub struct AuthState {
+pub(crate) struct AuthState {
     inner: Mutex<Inner>,
 }
 
@@ -210,7 +187,7 @@ struct Inner {
 
 impl AuthState {
     /// A cached, unexpired token for `key`.
-    pub fn token(&self, key: &str) -> Option<Secret> {
+    pub(crate) fn token(&self, key: &str) -> Option<Secret> {
         let inner = self.inner.lock().ok()?;
         inner
             .tokens
@@ -220,7 +197,7 @@ impl AuthState {
     }
 
     /// Stores a token for `key`.
-    pub fn store(&self, key: String, token: Token) {
+    pub(crate) fn store(&self, key: String, token: Token) {
         if let Ok(mut inner) = self.inner.lock() {
             let lifetime = token
                 .lifetime
@@ -233,33 +210,33 @@ impl AuthState {
     }
 
     /// Forgets the token for `key` (after the registry refused it).
-    pub fn forget(&self, key: &str) {
+    pub(crate) fn forget(&self, key: &str) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.tokens.remove(key);
         }
     }
 
     /// Remembers that the registry takes Basic credentials, so later requests send them up front.
-    pub fn set_basic(&self) {
+    pub(crate) fn set_basic(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.basic = true;
         }
     }
 
     /// Whether the registry takes Basic credentials.
-    pub fn basic(&self) -> bool {
+    pub(crate) fn basic(&self) -> bool {
         self.inner.lock().map(|i| i.basic).unwrap_or(false)
     }
 
     /// Remembers the registry's Bearer challenge, so later scopes get tokens without a 401.
-    pub fn set_bearer(&self, challenge: Challenge) {
+    pub(crate) fn set_bearer(&self, challenge: Challenge) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.bearer = Some(challenge);
         }
     }
 
     /// The registry's Bearer challenge, once seen.
-    pub fn bearer(&self) -> Option<Challenge> {
+    pub(crate) fn bearer(&self) -> Option<Challenge> {
         self.inner.lock().ok().and_then(|i| i.bearer.clone())
     }
 }

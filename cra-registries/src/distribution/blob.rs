@@ -18,7 +18,7 @@ use futures_util::Stream;
 use crate::error::Error;
 
 /// Wraps a byte stream with digest and size checks.
-pub struct Verified<S> {
+pub(crate) struct Verified<S> {
     inner: S,
     hasher: Option<Hasher>,
     expected: Digest,
@@ -39,7 +39,7 @@ impl<S> std::fmt::Debug for Verified<S> {
 
 impl<S> Verified<S> {
     /// Checks `inner` against `expected` and `max_size`; `what` names the blob in errors.
-    pub fn new(inner: S, expected: Digest, max_size: Option<u64>, what: String) -> Self {
+    pub(crate) fn new(inner: S, expected: Digest, max_size: Option<u64>, what: String) -> Self {
         Verified {
             inner,
             hasher: Some(expected.hasher()),

@@ -7,11 +7,11 @@ use cra_core::{Digest, FetchedManifest};
 use crate::error::{Error, Result};
 
 /// The largest manifest we buffer (what distribution itself accepts).
-pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The media type of manifest bytes: the `Content-Type` when it is specific, else the body's
 /// `mediaType`, else the shape (`manifests` → OCI index, `layers` → OCI manifest).
-pub fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> String {
+pub(crate) fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> String {
     let declared = content_type
         .and_then(|c| c.split(';').next())
         .map(str::trim)
@@ -32,7 +32,7 @@ pub fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> String {
 
 /// Checks manifest bytes against the digest asked for (by-digest fetches) and the digest the
 /// registry announced in `Docker-Content-Digest`, and returns the fetched manifest.
-pub fn verify(
+pub(crate) fn verify(
     what: &str,
     requested: Option<&Digest>,
     announced: Option<&str>,

@@ -35,7 +35,7 @@ const MAX_DETAIL: usize = 300;
 
 /// A one-line description of an error body: the OCI codes and messages when the body is an
 /// envelope, else the first line of the body (shortened), else `fallback`.
-pub fn describe(body: &[u8], fallback: &str) -> String {
+pub(crate) fn describe(body: &[u8], fallback: &str) -> String {
     if let Ok(env) = serde_json::from_slice::<Envelope>(body) {
         let parts: Vec<String> = env
             .errors
@@ -71,16 +71,6 @@ pub fn describe(body: &[u8], fallback: &str) -> String {
     }
 }
 
-/// The first OCI error code of a body, if it is an envelope.
-pub fn code(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<Envelope>(body)
-        .ok()?
-        .errors
-        .into_iter()
-        .map(|e| e.code)
-        .find(|c| !c.is_empty())
-}
-
 fn shorten(s: &str) -> String {
     if s.len() <= MAX_DETAIL {
         return s.to_owned();
@@ -103,7 +93,6 @@ mod tests {
             describe(body, "f"),
             "repository name not known to registry (NAME_UNKNOWN)"
         );
-        assert_eq!(code(body).as_deref(), Some("NAME_UNKNOWN"));
         assert_eq!(
             describe(b"\n  upstream timed out\nmore", "f"),
             "upstream timed out"
@@ -120,6 +109,5 @@ mod tests {
         );
         let long = "é".repeat(400);
         assert!(describe(long.as_bytes(), "f").len() <= MAX_DETAIL + 4);
-        assert_eq!(code(b"{}"), None);
     }
 }

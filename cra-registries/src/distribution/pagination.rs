@@ -9,7 +9,7 @@ use url::Url;
 use crate::error::{Error, Result};
 
 /// The `rel="next"` target of a `Link` header value, if any.
-pub fn next_link(header: &str) -> Option<&str> {
+pub(crate) fn next_link(header: &str) -> Option<&str> {
     header.split(',').find_map(|part| {
         let part = part.trim();
         let (target, params) = part.strip_prefix('<')?.split_once('>')?;
@@ -29,7 +29,7 @@ pub fn next_link(header: &str) -> Option<&str> {
 
 /// Resolves `target` against `request` and checks it stays on the same scheme, host and port
 /// (a `Link` to another host could aim our credentials at, say, a metadata endpoint).
-pub fn resolve_same_origin(request: &Url, target: &str) -> Result<Url> {
+pub(crate) fn resolve_same_origin(request: &Url, target: &str) -> Result<Url> {
     let url = request
         .join(target)
         .map_err(|e| Error::protocol("Link header", format!("cannot resolve {target:?}: {e}")))?;
@@ -47,7 +47,7 @@ pub fn resolve_same_origin(request: &Url, target: &str) -> Result<Url> {
 }
 
 /// The cursor for `url`: its path and query.
-pub fn cursor_of(url: &Url) -> String {
+pub(crate) fn cursor_of(url: &Url) -> String {
     match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
@@ -55,7 +55,7 @@ pub fn cursor_of(url: &Url) -> String {
 }
 
 /// The URL a cursor names, which must stay on `origin` and under `expected_path`.
-pub fn url_of_cursor(origin: &Url, cursor: &str, expected_path: &str) -> Result<Url> {
+pub(crate) fn url_of_cursor(origin: &Url, cursor: &str, expected_path: &str) -> Result<Url> {
     let invalid = || Error::InvalidInput(format!("invalid page cursor {cursor:?}"));
     if !cursor.starts_with('/') || cursor.starts_with("//") {
         return Err(invalid());

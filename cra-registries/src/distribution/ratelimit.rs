@@ -28,7 +28,7 @@ pub struct Quota {
 
 impl Quota {
     /// The quota in `headers`, if `ratelimit-limit` is there and well formed.
-    pub fn from_headers(headers: &HeaderMap) -> Option<Quota> {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Quota> {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let (limit, limit_window) = parse_value(text("ratelimit-limit")?)?;
         let remaining = text("ratelimit-remaining").and_then(parse_value);
@@ -45,13 +45,13 @@ impl Quota {
     }
 
     /// Whether at most a tenth of the quota is left.
-    pub fn is_low(&self) -> bool {
+    pub(crate) fn is_low(&self) -> bool {
         self.remaining
             .is_some_and(|left| left.saturating_mul(10) <= self.limit)
     }
 
     /// The wait implied when nothing is left: the whole window, by which the quota has refilled.
-    pub fn exhausted_wait(&self) -> Option<Duration> {
+    pub(crate) fn exhausted_wait(&self) -> Option<Duration> {
         (self.remaining == Some(0)).then_some(self.window).flatten()
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// How a request authenticates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Auth {
+pub(crate) enum Auth {
     /// No credentials.
     None,
     /// The distribution flow: answer the registry's `WWW-Authenticate` challenge (Basic, or a
@@ -28,22 +28,22 @@ pub enum Auth {
 
 /// One HTTP request, ready to send.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     /// The method.
-    pub method: Method,
+    pub(crate) method: Method,
     /// The absolute URL.
-    pub url: Url,
+    pub(crate) url: Url,
     /// Extra headers.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// How to authenticate.
-    pub auth: Auth,
+    pub(crate) auth: Auth,
     /// The body, if any.
-    pub body: Option<Bytes>,
+    pub(crate) body: Option<Bytes>,
 }
 
 impl Request {
     /// A `GET` of `url` with `auth`.
-    pub fn get(url: Url, auth: Auth) -> Request {
+    pub(crate) fn get(url: Url, auth: Auth) -> Request {
         Request {
             method: Method::GET,
             url,
@@ -54,7 +54,7 @@ impl Request {
     }
 
     /// Adds a header (values built here are static or validated, so invalid ones are skipped).
-    pub fn header(mut self, name: HeaderName, value: &str) -> Request {
+    pub(crate) fn header(mut self, name: HeaderName, value: &str) -> Request {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.headers.push((name, v));
         }
@@ -62,13 +62,13 @@ impl Request {
     }
 
     /// Sets a JSON body and its content type.
-    pub fn json(mut self, body: &serde_json::Value) -> Request {
+    pub(crate) fn json(mut self, body: &serde_json::Value) -> Request {
         self.body = Some(Bytes::from(body.to_string()));
         self.header(http::header::CONTENT_TYPE, "application/json")
     }
 
     /// Sets a form body and its content type.
-    pub fn form(mut self, fields: &[(&str, &str)]) -> Request {
+    pub(crate) fn form(mut self, fields: &[(&str, &str)]) -> Request {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -80,13 +80,13 @@ impl Request {
     }
 
     /// `METHOD url` without the query string, for messages and logs.
-    pub fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         format!("{} {}", self.method, redact(&self.url))
     }
 }
 
 /// A URL without its query string and fragment (presigned URLs carry credentials there).
-pub fn redact(url: &Url) -> String {
+pub(crate) fn redact(url: &Url) -> String {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
@@ -96,16 +96,16 @@ pub fn redact(url: &Url) -> String {
 }
 
 /// The pull scope of a repository.
-pub fn pull_scope(repository: &str) -> String {
+pub(crate) fn pull_scope(repository: &str) -> String {
     format!("repository:{repository}:pull")
 }
 
 /// The catalog scope.
-pub const CATALOG_SCOPE: &str = "registry:catalog:*";
+pub(crate) const CATALOG_SCOPE: &str = "registry:catalog:*";
 
 /// Checks a repository name against the distribution grammar (lowercase path components of
 /// `[a-z0-9]` separated by `.`, `_`, `__`, `-`), so it can go into a URL path unescaped.
-pub fn validate_repository(name: &str) -> Result<()> {
+pub(crate) fn validate_repository(name: &str) -> Result<()> {
     let component_ok = |c: &str| {
         !c.is_empty()
             && c.bytes()
@@ -122,7 +122,7 @@ pub fn validate_repository(name: &str) -> Result<()> {
 }
 
 /// Checks a manifest reference: a tag (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`) or a digest.
-pub fn validate_reference(reference: &str) -> Result<()> {
+pub(crate) fn validate_reference(reference: &str) -> Result<()> {
     if reference.contains(':') {
         return reference
             .parse::<Digest>()
@@ -148,7 +148,7 @@ fn join(root: &Url, path: &str) -> Result<Url> {
 }
 
 /// `GET /v2/`.
-pub fn ping(root: &Url) -> Result<Request> {
+pub(crate) fn ping(root: &Url) -> Result<Request> {
     Ok(Request::get(join(root, "v2/")?, Auth::Registry(Vec::new())))
 }
 
@@ -169,7 +169,7 @@ fn paged(mut url: Url, n: Option<u32>, last: Option<&str>) -> Url {
 }
 
 /// `GET /v2/_catalog?n=`, or the page a previous `Link` pointed to.
-pub fn catalog(root: &Url, n: Option<u32>, next: Option<Url>) -> Result<Request> {
+pub(crate) fn catalog(root: &Url, n: Option<u32>, next: Option<Url>) -> Result<Request> {
     let url = match next {
         Some(url) => url,
         None => paged(join(root, "v2/_catalog")?, n, None),
@@ -181,7 +181,12 @@ pub fn catalog(root: &Url, n: Option<u32>, next: Option<Url>) -> Result<Request>
 }
 
 /// `GET /v2/<name>/tags/list?n=`, or the page a previous `Link` pointed to.
-pub fn tags(root: &Url, repository: &str, n: Option<u32>, next: Option<Url>) -> Result<Request> {
+pub(crate) fn tags(
+    root: &Url,
+    repository: &str,
+    n: Option<u32>,
+    next: Option<Url>,
+) -> Result<Request> {
     validate_repository(repository)?;
     let url = match next {
         Some(url) => url,
@@ -194,12 +199,17 @@ pub fn tags(root: &Url, repository: &str, n: Option<u32>, next: Option<Url>) -> 
 }
 
 /// The `Accept` value for manifests: OCI index, Docker list, OCI manifest, Docker manifest.
-pub fn manifest_accept() -> String {
+pub(crate) fn manifest_accept() -> String {
     media_type::MANIFEST_ACCEPT.join(", ")
 }
 
 /// `GET` (or `HEAD`) `/v2/<name>/manifests/<reference>` with the manifest `Accept` list.
-pub fn manifest(root: &Url, repository: &str, reference: &str, head: bool) -> Result<Request> {
+pub(crate) fn manifest(
+    root: &Url,
+    repository: &str,
+    reference: &str,
+    head: bool,
+) -> Result<Request> {
     validate_repository(repository)?;
     validate_reference(reference)?;
     let url = join(root, &format!("v2/{repository}/manifests/{reference}"))?;
@@ -212,7 +222,7 @@ pub fn manifest(root: &Url, repository: &str, reference: &str, head: bool) -> Re
 }
 
 /// `GET /v2/<name>/blobs/<digest>`.
-pub fn blob(root: &Url, repository: &str, digest: &Digest) -> Result<Request> {
+pub(crate) fn blob(root: &Url, repository: &str, digest: &Digest) -> Result<Request> {
     validate_repository(repository)?;
     let url = join(root, &format!("v2/{repository}/blobs/{digest}"))?;
     Ok(Request::get(

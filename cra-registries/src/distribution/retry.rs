@@ -1,42 +1,48 @@
-//! When to retry a 429 or 503, and for how long to wait (pure).
+//! When to retry a 429 or 503, and how long to wait (pure): exponential backoff from the
+//! `backon` crate, replaced by the registry's `Retry-After` when it sends one.
 
 use std::time::{Duration, SystemTime};
 
-/// Bounds on retrying throttled or unavailable answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
-    /// The wait when the registry sends no `Retry-After`; doubled on each retry.
-    pub base_delay: Duration,
-    /// The longest wait we sit out; a longer `Retry-After` fails at once and reports the delay.
-    pub max_delay: Duration,
+use backon::ExponentialBuilder;
+use http::HeaderMap;
+
+/// Retries after the first attempt.
+const MAX_RETRIES: usize = 3;
+/// The wait when the registry sends no `Retry-After`; doubled on each retry.
+const BASE_DELAY: Duration = Duration::from_millis(250);
+/// The longest wait we sit out; a longer `Retry-After` fails at once and reports the delay.
+const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// The backoff for throttled or unavailable answers: 250 ms, 500 ms, 1 s, then give up.
+pub(crate) fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(BASE_DELAY)
+        .with_factor(2.0)
+        .with_max_delay(MAX_DELAY)
+        .with_max_times(MAX_RETRIES)
 }
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 3,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(5),
-        }
+/// The wait before the next attempt: the registry's `retry_after` when it sent one and it is
+/// short enough to sit out, else the backoff's `next`; `None` gives up.
+pub(crate) fn wait(next: Option<Duration>, retry_after: Option<Duration>) -> Option<Duration> {
+    let next = next?;
+    match retry_after {
+        Some(after) => (after <= MAX_DELAY).then_some(after),
+        None => Some(next),
     }
 }
 
-impl RetryPolicy {
-    /// The wait before retry number `retry` (0-based), or `None` to give up.
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
-        if retry >= self.max_retries {
-            return None;
-        }
-        let wait = retry_after
-            .unwrap_or_else(|| self.base_delay.saturating_mul(2u32.saturating_pow(retry)));
-        (wait <= self.max_delay).then_some(wait)
-    }
+/// `Retry-After`, or else the Docker Hub API's `X-Retry-After` (a Unix time).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let now = SystemTime::now();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    text(http::header::RETRY_AFTER.as_str())
+        .and_then(|v| parse_retry_after(v, now))
+        .or_else(|| text("x-retry-after").and_then(|v| parse_unix_retry_after(v, now)))
 }
 
 /// Parses `Retry-After`: delta seconds or an HTTP date.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -46,7 +52,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// Parses a Unix time in seconds (the Docker Hub API's `X-Retry-After`) as the wait from `now`.
-pub fn parse_unix_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+fn parse_unix_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(value.trim().parse::<u64>().ok()?);
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
@@ -54,6 +60,7 @@ pub fn parse_unix_retry_after(value: &str, now: SystemTime) -> Option<Duration> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use backon::BackoffBuilder as _;
 
     #[test]
     fn parses_seconds_and_dates() {
@@ -88,19 +95,29 @@ mod tests {
 
     #[test]
     fn bounded_backoff() {
-        let p = RetryPolicy::default();
-        assert_eq!(p.delay(0, None), Some(Duration::from_millis(250)));
-        assert_eq!(p.delay(2, None), Some(Duration::from_secs(1)));
-        assert_eq!(p.delay(3, None), None);
+        let delays: Vec<Duration> = backoff().build().collect();
         assert_eq!(
-            p.delay(0, Some(Duration::from_secs(2))),
+            delays,
+            [
+                Duration::from_millis(250),
+                Duration::from_millis(500),
+                Duration::from_secs(1)
+            ],
+            "three retries, doubling, no jitter"
+        );
+        let next = Some(Duration::from_millis(250));
+        assert_eq!(wait(next, None), next);
+        assert_eq!(wait(None, None), None, "retries used up");
+        assert_eq!(
+            wait(next, Some(Duration::from_secs(2))),
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            p.delay(0, Some(Duration::from_secs(7))),
+            wait(next, Some(Duration::from_secs(7))),
             None,
             "too long: report it"
         );
-        assert_eq!(p.delay(0, Some(Duration::from_secs(120))), None);
+        assert_eq!(wait(next, Some(Duration::from_secs(120))), None);
+        assert_eq!(wait(None, Some(Duration::from_secs(1))), None);
     }
 }

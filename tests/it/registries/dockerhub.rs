@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::vendors::{check, gate, names, query_param, slice, Case, Ctx, GOOD, THROTTLED};
 use axum::extract::State;
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +25,7 @@ use cra_registries::{connect, ConnectOptions};
 use cra_tests::logs::CapturedLogs;
 use cra_tests::registry::StubServer;
 use serde_json::json;
+use serde_json::Value;
 
 const SOURCE: &str = "203.0.113.7";
 const MANIFEST: &str =
@@ -185,4 +188,62 @@ async fn docker_hub_api_x_retry_after_is_a_unix_time() {
         "{wait:?}"
     );
     assert!(!err.to_string().contains("dckr_pat_secret"), "{err}");
+}
+
+// Docker Hub: docs/docker content/reference/api/hub/latest.yaml (POST /v2/auth/token with
+// identifier/secret; GET /v2/namespaces/{namespace}/repositories with `next`).
+#[tokio::test]
+async fn docker_hub_logs_in_and_lists_a_namespace() {
+    let router = Router::new()
+        .route(
+            "/hub/v2/auth/token",
+            post(|Json(body): Json<Value>| async move {
+                match body["secret"].as_str() {
+                    Some(GOOD) if body["identifier"] == "acme-bot" => Json(json!({"access_token": "hub-jwt"})).into_response(),
+                    Some(THROTTLED) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")], "").into_response(),
+                    _ => (StatusCode::UNAUTHORIZED, Json(json!({"errinfo": {}, "message": "incorrect username or password"}))).into_response(),
+                }
+            }),
+        )
+        .route(
+            "/hub/v2/namespaces/{ns}/repositories",
+            get(|Path(ns): Path<String>, State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                if let Some(r) = gate(&headers, "hub-jwt", None, json!({"message": "unauthorized"})) {
+                    return r;
+                }
+                assert_eq!(ns, "acme");
+                let page: usize = query_param(&q, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let size: usize = query_param(&q, "page_size").and_then(|p| p.parse().ok()).unwrap_or(10);
+                let (got, more) = slice(&names(""), page, size);
+                let results: Vec<Value> = got.iter().map(|n| json!({"name": n, "namespace": "acme", "is_private": true})).collect();
+                let next = more.then(|| format!("{}/hub/v2/namespaces/acme/repositories?page={}&page_size={size}", ctx.base(), page + 1));
+                Json(json!({"count": 5, "next": next, "previous": null, "results": results})).into_response()
+            }),
+        )
+        .route(
+            "/hub/v2/namespaces/{ns}/repositories/{repo}/tags",
+            get(|Path((_, repo)): Path<(String, String)>, headers: HeaderMap| async move {
+                if let Some(r) = gate(&headers, "hub-jwt", None, json!({})) {
+                    return r;
+                }
+                if repo != "alpha" {
+                    return (StatusCode::NOT_FOUND, Json(json!({"message": "object not found"}))).into_response();
+                }
+                Json(json!({"count": 1, "next": null, "results": [{"name": "1.0", "digest": format!("sha256:{}", "d".repeat(64)), "tag_last_pushed": "2026-10-01T12:00:00.000000Z"}]})).into_response()
+            }),
+        );
+    check(
+        Case {
+            kind: RegistryKind::DockerHub,
+            base_path: "/acme",
+            api_path: Some("/hub"),
+            username: "acme-bot",
+            expected: names("acme/"),
+            missing: "acme/nope",
+            metadata_for_missing: true,
+            metadata: Some(("acme/alpha", "1.0", 'd')),
+        },
+        router,
+    )
+    .await;
 }

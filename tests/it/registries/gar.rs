@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::vendors::{check, distribution_stub, names, Case};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
@@ -606,4 +607,27 @@ async fn artifact_registry_falls_back_to_the_catalog_when_the_api_refuses() {
     for secret in [ACCESS_TOKEN, "BEGIN PRIVATE KEY", REGISTRY_TOKEN] {
         assert!(!text.contains(secret), "{secret} leaked:\n{text}");
     }
+}
+
+// Artifact Registry: gcloud artifacts docker images list (names `<project>/<repository>/<image>`).
+// A base outside `<location>-docker.pkg.dev` and a password that is no key list through `_catalog`;
+// the REST listing has its own tests in `gar.rs`.
+#[tokio::test]
+async fn google_artifact_registry_keeps_the_repository_prefix() {
+    let mut mixed = names("proj/repo/");
+    mixed.push("proj/zzz-other-repo/app".to_owned());
+    check(
+        Case {
+            kind: RegistryKind::GoogleArtifact,
+            base_path: "/proj/repo",
+            api_path: None,
+            username: "_json_key",
+            expected: names("proj/repo/"),
+            missing: "proj/repo/nope",
+            metadata_for_missing: false,
+            metadata: None,
+        },
+        distribution_stub("", Some("/v2/token"), mixed, "last"),
+    )
+    .await;
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// The AWS configuration whose credentials come from assuming `role_arn` (with `external_id`)
 /// using the default credential chain; `endpoint` overrides every service endpoint (tests),
 /// else the standard `AWS_ENDPOINT_URL*` environment applies.
-pub async fn assumed_role_config(
+pub(crate) async fn assumed_role_config(
     role_arn: &str,
     region: &str,
     external_id: Option<&Secret>,
@@ -41,7 +41,7 @@ pub async fn assumed_role_config(
 }
 
 /// The registry user and password inside an ECR authorization token (`base64("AWS:<pw>")`).
-pub fn decode_token(token: &str) -> Result<(String, Secret)> {
+pub(crate) fn decode_token(token: &str) -> Result<(String, Secret)> {
     let bad = || {
         Error::protocol(
             "GetAuthorizationToken",
@@ -58,7 +58,7 @@ pub fn decode_token(token: &str) -> Result<(String, Secret)> {
 
 /// How long to use a registry password: until `expires_at` less a margin, and at least a minute
 /// (an already expired answer is retried a minute later instead of on every call).
-pub fn valid_until(expires_at: Option<SystemTime>, now: SystemTime) -> SystemTime {
+pub(crate) fn valid_until(expires_at: Option<SystemTime>, now: SystemTime) -> SystemTime {
     let margin = Duration::from_secs(5 * 60);
     let floor = now + Duration::from_secs(60);
     match expires_at.and_then(|t| t.checked_sub(margin)) {
@@ -68,7 +68,7 @@ pub fn valid_until(expires_at: Option<SystemTime>, now: SystemTime) -> SystemTim
 }
 
 /// Classifies an AWS SDK error by its service error code.
-pub fn sdk_error<E, R>(what: &str, err: SdkError<E, R>) -> Error
+pub(crate) fn sdk_error<E, R>(what: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,

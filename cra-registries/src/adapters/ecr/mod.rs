@@ -12,7 +12,7 @@
 //! Giving `registryBase` (with `http://` for a loopback test registry) is also how tests pair an
 //! AWS emulator, whose `proxyEndpoint` is unusable, with a real registry.
 
-pub mod credentials;
+pub(crate) mod credentials;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -33,7 +33,7 @@ use credentials::{assumed_role_config, decode_token, sdk_error, valid_until};
 const MAX_PAGE: i32 = 1000;
 
 /// An ECR registry reached through an assumed role.
-pub struct Ecr {
+pub(crate) struct Ecr {
     api: aws_sdk_ecr::Client,
     base: Option<RegistryBase>,
     host: String,
@@ -56,7 +56,7 @@ fn account_of(role_arn: &str) -> Option<&str> {
 }
 
 /// Connects: builds the assumed-role AWS configuration; no call is made yet.
-pub async fn connect(
+pub(crate) async fn connect(
     role_arn: &str,
     region: &str,
     external_id: Option<&Secret>,

@@ -15,8 +15,8 @@
 //! Tag metadata comes from the `tags/list` extension (digest and upload time per tag in one
 //! call), which `dockerImages` cannot give for one image without walking the whole repository.
 
-pub mod oauth;
-pub mod rest;
+pub(crate) mod oauth;
+pub(crate) mod rest;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,7 @@ const MAX_REPOSITORY_PAGES: usize = 100;
 
 /// Artifact Registry: REST listing with a `_catalog` fallback, Google's tag metadata.
 #[derive(Debug)]
-pub struct ArtifactRegistry {
+pub(crate) struct ArtifactRegistry {
     google: Google,
     rest: Option<Rest>,
     /// Set once the API refused, so later listings go straight to `_catalog`.
@@ -244,7 +244,7 @@ impl Vendor for ArtifactRegistry {
 }
 
 /// Builds the adapter.
-pub fn build(
+pub(crate) fn build(
     base: &RegistryBase,
     username: &str,
     password: &Secret,

@@ -23,7 +23,7 @@ use crate::distribution::Client;
 use crate::error::{Error, Result};
 
 /// The scope of the access tokens asked for.
-pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// The JWT-bearer grant type (RFC 7523 section 2.1).
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Google's token endpoint, for a key without `token_uri`.
@@ -49,7 +49,7 @@ struct KeyFile {
 }
 
 /// A parsed service-account key.
-pub struct ServiceAccount {
+pub(crate) struct ServiceAccount {
     email: String,
     key_id: Option<String>,
     token_uri: Url,
@@ -78,7 +78,7 @@ struct Claims<'a> {
 
 impl ServiceAccount {
     /// Parses a service-account JSON key; the error says what is wrong without quoting the key.
-    pub fn parse(json: &str) -> Result<ServiceAccount, String> {
+    pub(crate) fn parse(json: &str) -> Result<ServiceAccount, String> {
         let file: KeyFile = serde_json::from_str(json).map_err(|e| describe_json_error(&e))?;
         if file.kind.as_deref().is_some_and(|k| k != "service_account") {
             return Err("the JSON key is not of type service_account".to_owned());
@@ -152,7 +152,7 @@ enum Grant {
 
 /// Access tokens for Google APIs, cached until shortly before they expire.
 #[derive(Debug)]
-pub struct AccessTokens {
+pub(crate) struct AccessTokens {
     grant: Grant,
     cached: Mutex<Option<(Secret, Instant)>>,
 }
@@ -160,7 +160,7 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// The token source the registry credentials allow: `None` unless the user is `_json_key`,
     /// `_json_key_base64` or `oauth2accesstoken`.
-    pub fn from_credentials(username: &str, password: &Secret) -> Option<AccessTokens> {
+    pub(crate) fn from_credentials(username: &str, password: &Secret) -> Option<AccessTokens> {
         let grant = match username {
             "_json_key" => parse_grant(password.expose()),
             "_json_key_base64" => {
@@ -182,12 +182,12 @@ impl AccessTokens {
     }
 
     /// Whether a refused token can be replaced by a fresh one.
-    pub fn renewable(&self) -> bool {
+    pub(crate) fn renewable(&self) -> bool {
         matches!(self.grant, Grant::ServiceAccount(_))
     }
 
     /// A valid access token: the cached one, or a new one from the token endpoint.
-    pub async fn token(&self, client: &Client) -> Result<Secret> {
+    pub(crate) async fn token(&self, client: &Client) -> Result<Secret> {
         let account = match &self.grant {
             Grant::ServiceAccount(account) => account,
             Grant::AccessToken(token) => return Ok(token.clone()),
@@ -214,7 +214,7 @@ impl AccessTokens {
     }
 
     /// Drops the cached token (the API refused it).
-    pub async fn forget(&self) {
+    pub(crate) async fn forget(&self) {
         *self.cached.lock().await = None;
     }
 }

@@ -16,15 +16,15 @@ use super::super::vendor::{api_url, segment};
 use crate::error::{Error, Result};
 
 /// The public API host.
-pub const API: &str = "https://artifactregistry.googleapis.com";
+pub(crate) const API: &str = "https://artifactregistry.googleapis.com";
 /// The largest page the API serves.
-pub const MAX_PAGE: u32 = 1000;
+pub(crate) const MAX_PAGE: u32 = 1000;
 /// What our REST cursors start with, so they cannot be confused with `_catalog` cursors (which
 /// start with `/`).
 const CURSOR_TAG: &str = "artifact-registry?";
 
 /// The location of an Artifact Registry host: `europe-west1-docker.pkg.dev` → `europe-west1`.
-pub fn location_of(host: &str) -> Option<&str> {
+pub(crate) fn location_of(host: &str) -> Option<&str> {
     let name = host.split(':').next().unwrap_or(host);
     name.strip_suffix("-docker.pkg.dev")
         .filter(|l| !l.is_empty() && !l.contains('.'))
@@ -32,7 +32,7 @@ pub fn location_of(host: &str) -> Option<&str> {
 
 /// The project and repository a base path names: `proj/repo` → (`proj`, `repo`); a
 /// domain-scoped project `example.com:proj` is written `example.com/proj` in image paths.
-pub fn project_and_repository(path: &str) -> (Option<String>, Option<String>) {
+pub(crate) fn project_and_repository(path: &str) -> (Option<String>, Option<String>) {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (project, rest) = match segments.as_slice() {
         [domain, id, rest @ ..] if domain.contains('.') => (format!("{domain}:{id}"), rest),
@@ -44,13 +44,13 @@ pub fn project_and_repository(path: &str) -> (Option<String>, Option<String>) {
 
 /// Where the REST calls of one base go.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The API root (ends with `/`).
-    pub api: Url,
+    pub(crate) api: Url,
     /// The project id.
-    pub project: String,
+    pub(crate) project: String,
     /// The location.
-    pub location: String,
+    pub(crate) location: String,
 }
 
 impl Target {
@@ -63,7 +63,7 @@ impl Target {
     }
 
     /// `GET …/repositories/<repository>`.
-    pub fn repository(&self, repository: &str) -> Result<Url> {
+    pub(crate) fn repository(&self, repository: &str) -> Result<Url> {
         api_url(
             &self.api,
             &format!("{}/repositories/{}", self.parent(), segment(repository)),
@@ -71,14 +71,14 @@ impl Target {
     }
 
     /// One page of `GET …/repositories`.
-    pub fn repositories(&self, size: u32, token: Option<&str>) -> Result<Url> {
+    pub(crate) fn repositories(&self, size: u32, token: Option<&str>) -> Result<Url> {
         let mut url = api_url(&self.api, &format!("{}/repositories", self.parent()))?;
         page_query(&mut url, size, token);
         Ok(url)
     }
 
     /// One page of `GET …/repositories/<repository>/dockerImages`.
-    pub fn images(&self, repository: &str, size: u32, token: Option<&str>) -> Result<Url> {
+    pub(crate) fn images(&self, repository: &str, size: u32, token: Option<&str>) -> Result<Url> {
         let mut url = api_url(
             &self.api,
             &format!(
@@ -103,28 +103,28 @@ fn page_query(url: &mut Url, size: u32, token: Option<&str>) {
 /// A page of `ListRepositories`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Repositories {
+pub(crate) struct Repositories {
     /// The repositories.
     #[serde(default)]
-    pub repositories: Vec<Repository>,
+    pub(crate) repositories: Vec<Repository>,
     /// The token of the next page.
     #[serde(default)]
-    pub next_page_token: Option<String>,
+    pub(crate) next_page_token: Option<String>,
 }
 
 /// One repository.
 #[derive(Debug, Deserialize)]
-pub struct Repository {
+pub(crate) struct Repository {
     /// `projects/<p>/locations/<l>/repositories/<r>`.
-    pub name: String,
+    pub(crate) name: String,
     /// `DOCKER`, `MAVEN`, `NPM`, …
     #[serde(default)]
-    pub format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 impl Repository {
     /// The repository id, if this is a Docker repository.
-    pub fn docker_id(&self) -> Option<&str> {
+    pub(crate) fn docker_id(&self) -> Option<&str> {
         if self.format.as_deref().is_some_and(|f| f != "DOCKER") {
             return None;
         }
@@ -135,31 +135,31 @@ impl Repository {
 /// A page of `ListDockerImages`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DockerImages {
+pub(crate) struct DockerImages {
     /// The images, one per digest.
     #[serde(default)]
-    pub docker_images: Vec<DockerImage>,
+    pub(crate) docker_images: Vec<DockerImage>,
     /// The token of the next page.
     #[serde(default)]
-    pub next_page_token: Option<String>,
+    pub(crate) next_page_token: Option<String>,
 }
 
 /// One image digest.
 #[derive(Debug, Deserialize)]
-pub struct DockerImage {
+pub(crate) struct DockerImage {
     /// `projects/<p>/locations/<l>/repositories/<r>/dockerImages/<image>@<digest>`, the image
     /// path percent-encoded.
     #[serde(default)]
-    pub name: String,
+    pub(crate) name: String,
     /// `<l>-docker.pkg.dev/<p>/<r>/<image>@<digest>`.
     #[serde(default)]
-    pub uri: Option<String>,
+    pub(crate) uri: Option<String>,
 }
 
 impl DockerImage {
     /// The repository name as the registry knows it: `<p>/<r>/<image>`, from `uri`, else from
     /// `name` (whose image path follows `/dockerImages/`, percent-encoded).
-    pub fn repository_name(&self, target: &Target, repository: &str) -> Option<String> {
+    pub(crate) fn repository_name(&self, target: &Target, repository: &str) -> Option<String> {
         let from_uri = self
             .uri
             .as_deref()
@@ -179,23 +179,23 @@ impl DockerImage {
 /// Where a REST listing stands: the repository being walked, its `pageToken`, and the last name
 /// returned (images come one per digest, so an image may continue on the next page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// The repository id.
-    pub repository: String,
+    pub(crate) repository: String,
     /// The next `pageToken` in it; `None` to start it.
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
     /// The last name returned so far.
-    pub last: Option<String>,
+    pub(crate) last: Option<String>,
 }
 
 impl Cursor {
     /// Whether a caller's cursor is one of ours.
-    pub fn is_rest(cursor: &str) -> bool {
+    pub(crate) fn is_rest(cursor: &str) -> bool {
         cursor.starts_with(CURSOR_TAG)
     }
 
     /// Parses a cursor made by [`Cursor::encode`].
-    pub fn decode(cursor: &str) -> Result<Cursor> {
+    pub(crate) fn decode(cursor: &str) -> Result<Cursor> {
         let invalid = || Error::InvalidInput("invalid page cursor".to_owned());
         let query = cursor.strip_prefix(CURSOR_TAG).ok_or_else(invalid)?;
         let mut out = Cursor::default();
@@ -214,7 +214,7 @@ impl Cursor {
     }
 
     /// The cursor as an opaque string.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut s = url::form_urlencoded::Serializer::new(String::from(CURSOR_TAG));
         s.append_pair("repository", &self.repository);
         if let Some(token) = &self.token {
