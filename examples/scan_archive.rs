@@ -64,10 +64,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The same report in the snyk scan-result shape, as the agent sends it.
-    let json = sbom::snyk_scan_results(&report);
-    let facts = json["scanResults"][0]["facts"]
-        .as_array()
-        .map_or(0, Vec::len);
-    eprintln!("scan result: one OS result with {facts} facts");
+    let results = sbom::snyk_scan_results(&report).scan_results;
+    for result in &results {
+        let packages = result
+            .dep_graph()
+            .map_or(0, |g| g.pkgs.len().saturating_sub(1));
+        eprintln!(
+            "scan result: {} {} with {packages} packages",
+            result.identity.kind,
+            result.identity.target_file.as_deref().unwrap_or("(image)")
+        );
+    }
     Ok(())
 }

@@ -107,6 +107,10 @@ pub struct Package {
     pub dependencies: Vec<String>,
     /// Where it was found.
     pub location: Location,
+    /// The SHA-1 of the package's own file, lowercase hex, where one file is the package
+    /// (Java archives, nested ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
     /// Whether the files were installed by an OS package rather than by the language's own tool
     /// (for example Debian's `python3-*` packages under `dist-packages`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

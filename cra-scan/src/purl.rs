@@ -74,6 +74,7 @@ pub fn new_package(
         },
         os_managed: false,
         version_from_file_name: false,
+        sha1: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The harness the integration tests share.
 
 pub mod agent;
+pub mod app_image;
 pub mod broker;
 pub mod image;
 pub mod logs;

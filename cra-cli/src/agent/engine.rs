@@ -55,8 +55,8 @@ pub struct LayerMetadata {
 pub struct ScanOutput {
     /// The digest of the scanned image manifest.
     pub digest: Option<String>,
-    /// The snyk-docker-plugin scan results (a JSON array).
-    pub scan_results: serde_json::Value,
+    /// The snyk-docker-plugin scan results.
+    pub scan_results: cra_scan::sbom::ScanResults,
 }
 
 /// What kind of failure a scan or inspection met.

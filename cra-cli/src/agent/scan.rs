@@ -282,14 +282,6 @@ async fn scan(state: &AppState, job: &Job) -> Result<ScanOutput, EngineError> {
         .await
 }
 
-/// The scan results of an output: the `scanResults` array of the payload.
-fn scan_results(output: &ScanOutput) -> &Value {
-    match &output.scan_results {
-        Value::Object(o) => o.get("scanResults").unwrap_or(&Value::Null),
-        other => other,
-    }
-}
-
 /// The outbox entry of a finished job: its header and the result body.
 fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
     let image = job.image.to_string();
@@ -299,7 +291,7 @@ fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
             image: &image,
             status: Status::Success,
             image_digest: output.digest.as_deref(),
-            scan_results: Some(scan_results(output)),
+            scan_results: Some(&output.scan_results.scan_results),
             error: None,
         },
         Err(err) => ResultBody {
@@ -387,7 +379,12 @@ mod tests {
             &j,
             &Ok(ScanOutput {
                 digest: Some("sha256:x".into()),
-                scan_results: json!({"scanResults": [{"identity": {"type": "deb"}}]}),
+                scan_results: serde_json::from_value(json!({"scanResults": [{
+                    "target": {"image": "docker-image|x"},
+                    "identity": {"type": "deb"},
+                    "facts": [],
+                }]}))
+                .unwrap(),
             }),
         );
         let body: Value = serde_json::from_slice(&ok.body).unwrap();

@@ -163,6 +163,7 @@ fn package(stanza: &Stanza<'_>, name: &str, version: &str, path: &str) -> Packag
         },
         os_managed: false,
         version_from_file_name: false,
+        sha1: None,
     };
     pkg.purl = purl(&pkg, "debian", None);
     pkg

@@ -8,7 +8,9 @@
 //! dispatches.
 
 mod cyclonedx;
-mod snyk;
+mod license;
+mod shared;
+pub mod snyk;
 mod spdx;
 mod table;
 
@@ -16,7 +18,7 @@ use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
-pub use snyk::snyk_scan_results;
+pub use snyk::{snyk_scan_results, ScanResults};
 
 use crate::error::ScanError;
 use crate::pipeline::ScanReport;

@@ -225,6 +225,7 @@ mod tests {
             },
             os_managed: false,
             version_from_file_name: false,
+            sha1: None,
         }
     }
 

@@ -210,7 +210,12 @@ impl Engine for FakeEngine {
             .await?;
         Ok(ScanOutput {
             digest: Some(m.digest.to_string()),
-            scan_results: json!([{"identity": {"type": "deb"}, "facts": []}]),
+            scan_results: serde_json::from_value(json!({"scanResults": [{
+                "target": {"image": "docker-image|x"},
+                "identity": {"type": "deb"},
+                "facts": [],
+            }]}))
+            .unwrap(),
         })
     }
 }

@@ -13,6 +13,8 @@
 //!   (`pkg:maven/org.apache.commons/commons-lang3@3.14.0`); the package name is
 //!   `groupId:artifactId` (just the artifactId when no groupId is known).
 //! - Location: the archive's path; for nested archives `outer.war!/WEB-INF/lib/inner.jar`.
+//! - Each package records the SHA-1 of the archive it was identified in (`Package::sha1`), as
+//!   snyk's jar fingerprints carry it.
 //! - OS-owned jars under `/usr/share/java/` and `/usr/lib/jvm/` (installed by dpkg or rpm) are
 //!   reported with `os_managed = true`.
 //! - Limits: at most [`MAX_ENTRIES`] entries per archive and [`MAX_INFLATED`] bytes inflated per
@@ -106,7 +108,14 @@ impl Walk {
     }
 
     /// Reads one archive (outer or nested) and everything it identifies.
-    fn archive<R: Read + Seek>(&mut self, reader: R, display: &str, depth: usize) {
+    fn archive<R: Read + Seek>(&mut self, mut reader: R, display: &str, depth: usize) {
+        let sha1 = match sha1_of(&mut reader) {
+            Ok(sha1) => sha1,
+            Err(e) => {
+                self.warn(format!("{display}: unreadable: {e}"));
+                return;
+            }
+        };
         let mut zip = match zip::ZipArchive::new(reader) {
             Ok(z) => z,
             Err(e) => {
@@ -143,7 +152,11 @@ impl Walk {
                 nested.push(i);
             }
         }
+        let first_new = self.findings.packages.len();
         self.identify(display, &poms, manifest.as_deref());
+        for pkg in &mut self.findings.packages[first_new..] {
+            pkg.sha1 = Some(sha1.clone());
+        }
         for i in nested {
             let Ok(entry) = zip.by_index(i) else {
                 continue;
@@ -257,6 +270,16 @@ enum Version {
     Metadata(String),
     /// The file name only: a guess.
     FileName(String),
+}
+
+/// The SHA-1 of everything `reader` holds, lowercase hex; the reader is rewound after.
+fn sha1_of<R: Read + Seek>(reader: &mut R) -> std::io::Result<String> {
+    use sha1::Digest;
+    reader.rewind()?;
+    let mut hasher = sha1::Sha1::new();
+    std::io::copy(reader, &mut hasher)?;
+    reader.rewind()?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// `lib/commons-io-2.15.1.jar` → (`commons-io`, `2.15.1`); a name without version gives only a name.
@@ -379,6 +402,19 @@ mod tests {
             .find(|p| p.name == "org.slf4j:slf4j-api")
             .unwrap();
         assert_eq!(slf.version, "2.0.9");
+        // Each package carries the SHA-1 of the archive it was found in, nested ones too.
+        let sha1 = |bytes: &[u8]| {
+            use sha1::Digest;
+            hex::encode(sha1::Sha1::digest(bytes))
+        };
+        assert_eq!(slf.sha1.as_deref(), Some(sha1(&innermost).as_str()));
+        for p in f
+            .packages
+            .iter()
+            .filter(|p| p.location.path.ends_with("uber-1.0.0.jar"))
+        {
+            assert_eq!(p.sha1.as_deref(), Some(sha1(&shaded).as_str()));
+        }
     }
 
     #[test]
