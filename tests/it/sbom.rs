@@ -636,7 +636,6 @@ async fn agent_result_callback_carries_every_application() {
     let agent = RunningAgent::start(Settings {
         broker_client_url: Some(receiver.url().parse().unwrap()),
         callback_retry: RetryPolicy {
-            max_attempts: 10,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),
             request_timeout: Duration::from_secs(10),
