@@ -4,10 +4,15 @@ use clap::{Parser, Subcommand};
 
 use crate::commands;
 
-/// cra: scan container images in private registries, and relay the platform's requests to them.
+/// Scan container images (`scan`, `list`; `db` keeps the vulnerability database) and relay a
+/// security platform's requests to private registries (`agent`, `client`, `server`);
+/// `completions` and `man` document the command.
 #[derive(Debug, Parser)]
-#[command(name = "cra", version, about)]
+#[command(name = "cra", bin_name = "cra", version, after_help = crate::exit::HELP)]
 pub struct Cli {
+    /// Log errors only, and draw no progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
@@ -23,9 +28,15 @@ pub enum Command {
     /// Run the broker server: accept broker clients and relay `/broker/<token>/*` to them.
     Server(commands::server::Args),
     /// Scan one image and print its packages.
+    #[command(after_help = crate::exit::HELP)]
     Scan(commands::scan::Args),
     /// List the repositories of a registry, or the tags of one repository.
+    #[command(after_help = crate::exit::HELP)]
     List(commands::list::Args),
     /// Manage the local vulnerability database.
     Db(commands::db::Args),
+    /// Print a shell completion script (bash, elvish, fish, powershell, zsh).
+    Completions(commands::docs::CompletionsArgs),
+    /// Print the manual page (roff), e.g. `cra man > cra.1`.
+    Man,
 }

@@ -1,6 +1,7 @@
 //! One integration test binary; each module is one area.
 mod agent;
 mod broker;
+mod cli;
 mod registries;
 mod sbom;
 mod scan;

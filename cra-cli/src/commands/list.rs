@@ -1,19 +1,22 @@
 //! `cra list`: the repositories of a registry, or the tags of one repository.
 //!
-//! Settings come from flags or the same `CR_*` variables the agent reads.
+//! Settings come from flags or the same `CR_*` variables the broker client reads; credentials
+//! are read as `cra scan` reads them (see [`crate::credentials`]).
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use anyhow::Context;
+use cra_core::text::escape_untrusted;
 use cra_core::{PageRequest, Registry, RegistryCredentials, RegistryKind, Secret, TagInfo};
 use cra_registries::ConnectOptions;
+
+use crate::credentials::{CredentialArgs, Env, Login, ProcessEnv};
 
 /// How to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One line per item (tags with metadata as aligned columns).
+    /// One line per item (tags with metadata as aligned columns), control characters escaped.
     Table,
     /// One JSON document.
     Json,
@@ -29,19 +32,13 @@ pub struct Args {
     /// The registry type (artifactory-cr, harbor-cr, acr, gcr, ecr, google-artifact-cr, docker-hub,
     /// quay-cr, nexus-cr, github-cr, digitalocean-cr, gitlab-cr).
     #[arg(long = "type", env = "CR_TYPE")]
-    pub kind: String,
+    pub kind: RegistryKind,
     /// The registry base (`host[:port][/path]`, optionally with `https://` or `http://`).
     #[arg(long, env = "CR_BASE")]
     pub base: Option<String>,
-    /// The user name.
-    #[arg(long, env = "CR_USERNAME")]
-    pub username: Option<String>,
-    /// The password.
-    #[arg(long, env = "CR_PASSWORD", hide_env_values = true, value_parser = secret)]
-    pub password: Option<Secret>,
-    /// A token, used as the password (and as the user name when none is given).
-    #[arg(long, env = "CR_TOKEN", hide_env_values = true, value_parser = secret)]
-    pub token: Option<Secret>,
+    /// The credentials (not used for ecr).
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
     /// ECR: the role to assume.
     #[arg(long, env = "CR_ROLE_ARN")]
     pub role_arn: Option<String>,
@@ -68,8 +65,8 @@ pub struct Args {
 }
 
 impl Args {
-    fn credentials(&self) -> anyhow::Result<RegistryCredentials> {
-        let kind = RegistryKind::from_str(&self.kind)?;
+    fn credentials(&self, env: &dyn Env) -> anyhow::Result<RegistryCredentials> {
+        let kind = self.kind;
         if kind == RegistryKind::Ecr {
             return Ok(RegistryCredentials::Ecr {
                 role_arn: self
@@ -84,15 +81,12 @@ impl Args {
                 registry_base: self.base.clone(),
             });
         }
-        let password = self
-            .password
-            .clone()
-            .or_else(|| self.token.clone())
-            .unwrap_or_default();
-        let username = match (&self.username, &self.token) {
-            (Some(u), _) => u.clone(),
-            (None, Some(token)) => token.expose().to_owned(),
-            (None, None) => String::new(),
+        let login = self
+            .credentials
+            .resolve(env, &mut std::io::stdin().lock())?;
+        let (username, password) = match login {
+            Some(Login { username, password }) => (username, password),
+            None => (String::new(), Secret::default()),
         };
         Ok(RegistryCredentials::Basic {
             kind,
@@ -105,7 +99,7 @@ impl Args {
 
 /// Runs `cra list`.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let creds = args.credentials()?;
+    let creds = args.credentials(&ProcessEnv)?;
     let opts = ConnectOptions {
         ca_bundle: args.ca_bundle.clone(),
         insecure_http: args.insecure_http,
@@ -129,7 +123,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 )?,
                 Format::Table => {
                     for r in repositories {
-                        writeln!(out, "{r}")?;
+                        writeln!(out, "{}", escape_untrusted(&r))?;
                     }
                 }
             }
@@ -149,7 +143,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                             .map(|d| d.to_string())
                             .unwrap_or_else(|| "-".into());
                         let pushed = t.last_pushed.unwrap_or_else(|| "-".into());
-                        writeln!(out, "{}\t{digest}\t{pushed}", t.tag)?;
+                        writeln!(
+                            out,
+                            "{}\t{digest}\t{}",
+                            escape_untrusted(&t.tag),
+                            escape_untrusted(&pushed)
+                        )?;
                     }
                 }
             }
@@ -167,7 +166,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 )?,
                 Format::Table => {
                     for t in tags {
-                        writeln!(out, "{t}")?;
+                        writeln!(out, "{}", escape_untrusted(&t))?;
                     }
                 }
             }

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod client;
 pub mod db;
+pub mod docs;
 pub mod list;
 pub mod scan;
 pub mod server;

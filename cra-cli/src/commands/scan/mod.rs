@@ -2,21 +2,26 @@
 //!
 //! Images are registry references (`registry.example/app:1.2`, `localhost:5000/app@sha256:…`)
 //! or local transports: `oci:<dir>[:tag]`, `oci-archive:<file>[:tag]`, `docker-archive:<file>`.
-//! Registry credentials come from `--username`/`--password`, else from the `auths` of
-//! `~/.docker/config.json` (`$DOCKER_CONFIG/config.json`).
+//! Registry credentials come from `--username` with `--password-stdin` (or `--password`), else
+//! `CR_USERNAME`/`CR_PASSWORD`, else the Docker client's config and credential helpers
+//! (see [`crate::credentials`]).
+//! The report goes to one or more outputs (see [`output`]).
+
+pub mod output;
+mod progress;
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use base64::Engine;
-use cra_core::{Digest, Platform, Reference, Secret};
+use cra_core::{Platform, Reference};
 use cra_scan::analyzers::AnalyzerId;
-use cra_scan::sbom::{self, Format};
-use cra_scan::{ImageSource, Progress, ScanOptions, Scanner};
-use indicatif::{ProgressBar, ProgressStyle};
+use cra_scan::sbom;
+use cra_scan::{ImageSource, Progress, ScanOptions, ScanReport, Scanner};
+
+use self::output::{Output, OutputArg};
+use crate::credentials::{CredentialArgs, DockerConfig, Login, ProcessEnv};
 
 /// Arguments of `cra scan`.
 #[derive(Debug, clap::Args)]
@@ -30,12 +35,14 @@ pub struct Args {
     /// The platform to scan in a multi-platform image, os/arch[/variant].
     #[arg(long, default_value = "linux/amd64")]
     pub platform: Platform,
-    /// Output format: table, json (snyk scan result), cyclonedx or spdx.
-    #[arg(long, default_value = "table")]
-    pub format: Format,
-    /// Write the report to this file instead of stdout.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
+    /// An output format, optionally with its file; repeat for several outputs. Formats: table,
+    /// json (the snyk scan result), cyclonedx-json (cyclonedx, cdx), spdx-json (spdx).
+    #[arg(short = 'f', long = "format", value_name = "FORMAT[=FILE]", value_parser = output::parse_output)]
+    pub formats: Vec<Output>,
+    /// The file of the format given without one (default: stdout); a format name here is read
+    /// as --format, as syft does.
+    #[arg(short = 'o', long, value_name = "FILE", value_parser = output::parse_output_arg)]
+    pub output: Option<OutputArg>,
     /// Analyzers to run, comma-separated (os, dpkg, apk, rpm, python, npm, …); all by default.
     #[arg(long, value_delimiter = ',')]
     pub analyzers: Option<Vec<AnalyzerId>>,
@@ -48,17 +55,17 @@ pub struct Args {
     /// How many layers to fetch and walk at once.
     #[arg(long, default_value_t = 3)]
     pub layer_concurrency: usize,
+    /// Draw no progress bar (set by the global `--quiet`).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 /// Registry connection arguments of `cra scan`.
 #[derive(Debug, clap::Args)]
 pub struct RegistryArgs {
-    /// Registry user name.
-    #[arg(long, env = "CRA_USERNAME")]
-    pub username: Option<String>,
-    /// Registry password or token.
-    #[arg(long, env = "CRA_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
-    pub password: Option<Secret>,
+    /// The credentials.
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
     /// A PEM bundle of extra CA certificates for the registry's TLS.
     #[arg(long)]
     pub ca_bundle: Option<PathBuf>,
@@ -66,11 +73,6 @@ pub struct RegistryArgs {
     #[arg(long)]
     pub insecure_http: bool,
 }
-
-fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> {
-    Ok(Secret::new(s))
-}
-
 /// Parses `123`, `64K`, `512M`, `2G`, `1T` (powers of 1024).
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -101,7 +103,8 @@ const LOCAL_TRANSPORTS: [&str; 3] = ["oci:", "oci-archive:", "docker-archive:"];
 
 /// Runs `cra scan`.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let source = source(&args)?;
+    let outputs = output::plan(&args.formats, args.output.as_ref())?;
+    let source = source(&args).await?;
     let mut defaults = ScanOptions::default();
     if let Some(max) = args.max_unpacked_size {
         defaults.max_unpacked_size = Some(max);
@@ -113,43 +116,66 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         layer_concurrency: args.layer_concurrency,
         ..defaults
     });
-    let progress = std::io::stderr()
-        .is_terminal()
-        .then(|| Arc::new(Bar::new()) as Arc<dyn Progress>);
+    let progress = (!args.quiet && std::io::stderr().is_terminal())
+        .then(|| Arc::new(progress::Bar::new()) as Arc<dyn Progress>);
     let result = scanner.scan(&source, progress.clone()).await;
     drop(progress);
     let report = result.with_context(|| format!("cannot scan {}", args.image))?;
-    match &args.output {
+    for output in &outputs {
+        write(&report, output)?;
+    }
+    Ok(())
+}
+
+/// Renders `report` to one output.
+fn write(report: &ScanReport, output: &Output) -> anyhow::Result<()> {
+    match &output.file {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
-            sbom::render(&report, args.format, &mut out)?;
+            sbom::render(report, output.format, &mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            sbom::render(&report, args.format, &mut out)?;
+            sbom::render(report, output.format, &mut out)?;
             out.flush().context("cannot write the report")?;
         }
     }
     Ok(())
 }
 
-fn source(args: &Args) -> anyhow::Result<ImageSource> {
+async fn source(args: &Args) -> anyhow::Result<ImageSource> {
     if LOCAL_TRANSPORTS.iter().any(|t| args.image.starts_with(t)) {
-        return Ok(args.image.parse()?);
+        let source: ImageSource = args.image.parse()?;
+        if let ImageSource::OciLayout { path, .. }
+        | ImageSource::OciArchive { path, .. }
+        | ImageSource::DockerArchive { path } = &source
+        {
+            // A path that is not there is "not found", not a malformed image.
+            std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+        }
+        return Ok(source);
     }
     let reference: Reference = args
         .image
         .parse()
         .with_context(|| format!("invalid image reference {:?}", args.image))?;
-    let (username, password) = match (&args.registry.username, &args.registry.password) {
-        (Some(u), p) => (Some(u.clone()), p.clone()),
-        (None, _) => docker_config_auth(reference.registry()).unwrap_or_default(),
+    let login = match args
+        .registry
+        .credentials
+        .resolve(&ProcessEnv, &mut std::io::stdin().lock())?
+    {
+        Some(login) => Some(login),
+        None => {
+            DockerConfig::load(&ProcessEnv)?
+                .login(reference.registry())
+                .await?
+        }
     };
-    let registry = connect(&reference, username, password, args)?;
+    let registry = connect(&reference, login, args)?;
     Ok(ImageSource::Registry {
         registry,
         reference,
@@ -158,8 +184,7 @@ fn source(args: &Args) -> anyhow::Result<ImageSource> {
 
 fn connect(
     reference: &Reference,
-    username: Option<String>,
-    password: Option<Secret>,
+    login: Option<Login>,
     args: &Args,
 ) -> anyhow::Result<Arc<dyn cra_core::Registry>> {
     let options = cra_registries::ConnectOptions {
@@ -167,94 +192,12 @@ fn connect(
         insecure_http: args.registry.insecure_http,
         ..Default::default()
     };
+    let (username, password) = match login {
+        Some(Login { username, password }) => (Some(username), Some(password)),
+        None => (None, None),
+    };
     cra_registries::generic(reference.registry(), username, password, &options)
         .with_context(|| format!("cannot connect to {}", reference.registry()))
-}
-
-/// Credentials for `host` from the Docker client's config, if it has them.
-fn docker_config_auth(host: &str) -> Option<(Option<String>, Option<Secret>)> {
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")))?;
-    let text = std::fs::read(dir.join("config.json")).ok()?;
-    auth_from_config(&text, host)
-}
-
-fn auth_from_config(config: &[u8], host: &str) -> Option<(Option<String>, Option<Secret>)> {
-    let config: serde_json::Value = serde_json::from_slice(config).ok()?;
-    let auths = config.get("auths")?.as_object()?;
-    let keys: Vec<String> = if host == cra_core::reference::DOCKER_HUB {
-        vec![
-            "https://index.docker.io/v1/".into(),
-            "index.docker.io".into(),
-            "docker.io".into(),
-        ]
-    } else {
-        vec![
-            host.to_owned(),
-            format!("https://{host}"),
-            format!("http://{host}"),
-        ]
-    };
-    let entry = keys
-        .iter()
-        .find_map(|k| auths.get(k).or_else(|| auths.get(&format!("{k}/"))))?;
-    if let Some(encoded) = entry.get("auth").and_then(|a| a.as_str()) {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()?;
-        let decoded = String::from_utf8(decoded).ok()?;
-        let (user, pass) = decoded.split_once(':')?;
-        return Some((Some(user.to_owned()), Some(Secret::new(pass))));
-    }
-    let user = entry.get("username").and_then(|u| u.as_str())?;
-    let pass = entry.get("password").and_then(|p| p.as_str())?;
-    Some((Some(user.to_owned()), Some(Secret::new(pass))))
-}
-
-/// A progress bar on stderr over the bytes of all layers.
-struct Bar {
-    bar: ProgressBar,
-    done: AtomicUsize,
-}
-
-impl Bar {
-    fn new() -> Self {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} layers {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_message("0 done");
-        Self {
-            bar,
-            done: AtomicUsize::new(0),
-        }
-    }
-}
-
-impl Progress for Bar {
-    fn layer_started(&self, _index: usize, _digest: &Digest, size: u64) {
-        self.bar.inc_length(size);
-    }
-
-    fn bytes(&self, _index: usize, n: u64) {
-        self.bar.inc(n);
-    }
-
-    fn layer_done(&self, _index: usize) {
-        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.bar.set_message(format!("{n} done"));
-    }
-}
-
-impl Drop for Bar {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
-    }
 }
 
 #[cfg(test)]
@@ -269,17 +212,5 @@ mod tests {
         assert_eq!(parse_size("3MiB"), Ok(3 << 20));
         assert!(parse_size("x").is_err());
         assert!(parse_size("5Q").is_err());
-    }
-
-    #[test]
-    fn docker_config_auths() {
-        let cfg = br#"{"auths":{"localhost:5000":{"auth":"dXNlcjpwYSQ6c3M="},
-            "https://index.docker.io/v1/":{"username":"hub","password":"pw"}}}"#;
-        let (u, p) = auth_from_config(cfg, "localhost:5000").unwrap();
-        assert_eq!(u.as_deref(), Some("user"));
-        assert_eq!(p.unwrap().expose(), "pa$:ss");
-        let (u, _) = auth_from_config(cfg, "docker.io").unwrap();
-        assert_eq!(u.as_deref(), Some("hub"));
-        assert!(auth_from_config(cfg, "other:5000").is_none());
     }
 }

@@ -1,0 +1,168 @@
+//! The exit status of `cra`, chosen from the typed errors in a failure's chain.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other failure |
+//! | 2 | usage: bad flags, arguments, image reference, format or credentials |
+//! | 3 | the image, tag, repository or archive was not found |
+//! | 4 | the registry refused the credentials (unauthorized or forbidden) |
+//! | 5 | the registry could not be reached, failed or asked to slow down |
+//! | 6 | the image or archive is invalid (malformed, corrupt layer, digest mismatch) |
+
+use std::process::ExitCode;
+
+use cra_core::reference::ReferenceError;
+use cra_core::UnknownKind;
+use cra_core::{ErrorKind, RegistryError};
+use cra_scan::ScanError;
+
+use crate::commands::scan::output::OutputError;
+use crate::credentials::CredentialError;
+
+/// The exit statuses `cra` documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// 0: the command did what it was asked.
+    Success = 0,
+    /// 1: a failure none of the other codes describes.
+    Failure = 1,
+    /// 2: the command line (or the credentials given) cannot be used.
+    Usage = 2,
+    /// 3: the image, tag, repository or archive does not exist.
+    NotFound = 3,
+    /// 4: the registry refused the credentials.
+    AuthRefused = 4,
+    /// 5: the registry could not be reached or failed.
+    Unreachable = 5,
+    /// 6: the image or archive is malformed.
+    InvalidImage = 6,
+}
+
+/// The table of exit codes, for `--help`.
+pub const HELP: &str = "\
+Exit status:
+  0  success
+  1  any other failure
+  2  usage: bad flags, arguments, image reference, format or credentials
+  3  image, tag, repository or archive not found
+  4  the registry refused the credentials
+  5  the registry could not be reached, failed or asked to slow down
+  6  invalid image or archive (malformed, corrupt layer, digest mismatch)";
+
+impl Status {
+    /// The status for a failed command: the outermost error in the chain that says one.
+    pub fn of(error: &anyhow::Error) -> Status {
+        error
+            .chain()
+            .find_map(|cause| {
+                if let Some(e) = cause.downcast_ref::<ScanError>() {
+                    scan_status(e)
+                } else if let Some(e) = cause.downcast_ref::<RegistryError>() {
+                    Some(registry_status(e.kind()))
+                } else if let Some(e) = cause.downcast_ref::<CredentialError>() {
+                    Some(e.status())
+                } else if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+                    (e.kind() == std::io::ErrorKind::NotFound).then_some(Status::NotFound)
+                } else if cause.is::<OutputError>()
+                    || cause.is::<ReferenceError>()
+                    || cause.is::<UnknownKind>()
+                    || cause.is::<clap::Error>()
+                {
+                    Some(Status::Usage)
+                } else {
+                    None
+                }
+            })
+            .unwrap_or(Status::Failure)
+    }
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        ExitCode::from(status as u8)
+    }
+}
+
+fn registry_status(kind: ErrorKind) -> Status {
+    match kind {
+        ErrorKind::NotFound => Status::NotFound,
+        ErrorKind::Unauthorized | ErrorKind::Forbidden => Status::AuthRefused,
+        ErrorKind::Unavailable | ErrorKind::RateLimited => Status::Unreachable,
+        ErrorKind::InvalidInput => Status::Usage,
+        ErrorKind::DigestMismatch => Status::InvalidImage,
+        _ => Status::Failure,
+    }
+}
+
+fn scan_status(error: &ScanError) -> Option<Status> {
+    Some(match error {
+        ScanError::Registry { source, .. } => registry_status(source.kind()),
+        ScanError::NotFound { .. } => Status::NotFound,
+        ScanError::DigestMismatch { .. }
+        | ScanError::SizeMismatch { .. }
+        | ScanError::Layer { .. }
+        | ScanError::Archive { .. }
+        | ScanError::Metadata { .. }
+        | ScanError::UnsupportedMediaType { .. } => Status::InvalidImage,
+        ScanError::InvalidSource { .. }
+        | ScanError::UnknownAnalyzer(_)
+        | ScanError::FormatUnavailable(_) => Status::Usage,
+        ScanError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Status::NotFound
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use anyhow::Context;
+
+    fn status(error: impl Into<anyhow::Error>) -> Status {
+        Status::of(&error.into())
+    }
+
+    #[test]
+    fn registry_kinds_map_through_context() {
+        let e = anyhow::Error::new(RegistryError::new(ErrorKind::Unauthorized, "fetching"))
+            .context("cannot scan x");
+        assert_eq!(Status::of(&e), Status::AuthRefused);
+        let scan = ScanError::Registry {
+            context: "fetching manifest".into(),
+            source: RegistryError::new(ErrorKind::NotFound, "manifest unknown"),
+        };
+        assert_eq!(status(scan), Status::NotFound);
+        assert_eq!(
+            status(RegistryError::new(ErrorKind::Unavailable, "connect")),
+            Status::Unreachable
+        );
+    }
+
+    #[test]
+    fn bad_images_and_usage() {
+        let bad = ScanError::Archive {
+            path: "x.tar".into(),
+            reason: "no manifest.json".into(),
+        };
+        assert_eq!(status(bad), Status::InvalidImage);
+        let reference = "UPPER/case:tag:"
+            .parse::<cra_core::Reference>()
+            .unwrap_err();
+        assert_eq!(status(reference), Status::Usage);
+        let missing = std::fs::read("/nonexistent/cra/archive.tar")
+            .context("cannot read")
+            .unwrap_err();
+        assert_eq!(Status::of(&missing), Status::NotFound);
+        assert_eq!(Status::of(&anyhow::anyhow!("other")), Status::Failure);
+    }
+
+    #[test]
+    fn help_lists_every_status() {
+        for code in 0..=6 {
+            assert!(HELP.contains(&format!("\n  {code}  ")), "{code}");
+        }
+    }
+}
