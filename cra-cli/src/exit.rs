@@ -105,9 +105,7 @@ fn scan_status(error: &ScanError) -> Option<Status> {
         | ScanError::Archive { .. }
         | ScanError::Metadata { .. }
         | ScanError::UnsupportedMediaType { .. } => Status::InvalidImage,
-        ScanError::InvalidSource { .. }
-        | ScanError::UnknownAnalyzer(_)
-        | ScanError::FormatUnavailable(_) => Status::Usage,
+        ScanError::InvalidSource { .. } => Status::Usage,
         ScanError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             Status::NotFound
         }
