@@ -18,7 +18,7 @@ use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use cra_broker::client::{credentials::RegistryInputs, Backoff, BrokerClient, Settings};
+use cra_broker::client::{credentials::RegistryInputs, BrokerClient, Reconnect, Settings};
 use cra_broker::server::{BrokerServer, ServerConfig};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::StreamExt;
@@ -83,7 +83,10 @@ async fn start() -> (SocketAddr, SocketAddr) {
     let mut config = settings
         .into_config_with(|_| None)
         .expect("client settings");
-    config.backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(500));
+    config.reconnect = Reconnect {
+        min: Duration::from_millis(50),
+        max: Duration::from_millis(500),
+    };
     let (client_listener, _) = bind().await;
     tokio::spawn(
         BrokerClient::new(config)

@@ -12,12 +12,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 use crate::protocol::emitter::Frame;
 use crate::protocol::engineio::Packet;
+use crate::protocol::event::Event;
+use crate::protocol::message::ResponseObject;
 
 /// Which end of the tunnel this session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +39,6 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// The stock client defaults: Primus ping every 25 s, pong within 10 s.
-    pub const CLIENT: Self = Self {
-        ping_interval: Duration::from_secs(25),
-        pong_timeout: Duration::from_secs(10),
-    };
     /// The stock server defaults: engine.io ping every 25 s, pong within 20 s.
     pub const SERVER: Self = Self {
         ping_interval: Duration::from_secs(25),
@@ -53,10 +49,8 @@ impl Timing {
 /// An event from the far side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incoming {
-    /// Event name.
-    pub name: String,
-    /// Event arguments.
-    pub args: Vec<Value>,
+    /// The event.
+    pub event: Event,
     /// The ack id to answer with [`Handle::ack`], when the far side wants an answer.
     pub ack: Option<u64>,
 }
@@ -79,15 +73,18 @@ pub enum End {
 #[error("the tunnel session is closed")]
 pub struct Closed;
 
+/// What a request's acknowledgement carried: the response object, or `None` when the far side
+/// acknowledged with something else.
+pub type Acknowledgement = Option<ResponseObject>;
+
 enum Command {
     Emit {
-        name: String,
-        args: Vec<Value>,
-        reply: Option<oneshot::Sender<Vec<Value>>>,
+        event: Event,
+        reply: Option<oneshot::Sender<Acknowledgement>>,
     },
     Ack {
         id: u64,
-        args: Vec<Value>,
+        response: ResponseObject,
     },
     Close,
 }
@@ -105,7 +102,7 @@ pub struct Commands(mpsc::Receiver<Command>);
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Emit { name, .. } => write!(f, "Emit({name})"),
+            Self::Emit { event, .. } => write!(f, "Emit({})", event.name()),
             Self::Ack { id, .. } => write!(f, "Ack({id})"),
             Self::Close => f.write_str("Close"),
         }
@@ -120,21 +117,16 @@ pub fn channel() -> (Handle, Commands) {
 
 impl Handle {
     /// Sends an event without asking for an acknowledgement.
-    pub async fn emit(&self, name: &str, args: Vec<Value>) -> Result<(), Closed> {
-        let command = Command::Emit {
-            name: name.to_owned(),
-            args,
-            reply: None,
-        };
+    pub async fn emit(&self, event: Event) -> Result<(), Closed> {
+        let command = Command::Emit { event, reply: None };
         self.commands.send(command).await.map_err(|_| Closed)
     }
 
     /// Sends an event and waits for its acknowledgement.
-    pub async fn request(&self, name: &str, args: Vec<Value>) -> Result<Vec<Value>, Closed> {
+    pub async fn request(&self, event: Event) -> Result<Acknowledgement, Closed> {
         let (tx, rx) = oneshot::channel();
         let command = Command::Emit {
-            name: name.to_owned(),
-            args,
+            event,
             reply: Some(tx),
         };
         self.commands.send(command).await.map_err(|_| Closed)?;
@@ -142,9 +134,9 @@ impl Handle {
     }
 
     /// Answers an event that asked for an acknowledgement.
-    pub async fn ack(&self, id: u64, args: Vec<Value>) -> Result<(), Closed> {
+    pub async fn ack(&self, id: u64, response: ResponseObject) -> Result<(), Closed> {
         self.commands
-            .send(Command::Ack { id, args })
+            .send(Command::Ack { id, response })
             .await
             .map_err(|_| Closed)
     }
@@ -163,7 +155,7 @@ impl Handle {
 struct State {
     role: Role,
     next_id: u64,
-    pending: HashMap<u64, oneshot::Sender<Vec<Value>>>,
+    pending: HashMap<u64, oneshot::Sender<Acknowledgement>>,
     deadline: Option<Instant>,
 }
 
@@ -267,20 +259,16 @@ impl State {
             }
         };
         match frame {
-            Frame::Event { name, args, id } => {
-                let incoming = Incoming {
-                    name,
-                    args,
-                    ack: id,
-                };
+            Frame::Event { event, id } => {
+                let incoming = Incoming { event, ack: id };
                 if events.send(incoming).await.is_err() {
                     return Err(End::Closed);
                 }
                 Ok(None)
             }
-            Frame::Ack { id, args } => {
+            Frame::Ack { id, response } => {
                 if let Some(reply) = self.pending.remove(&id) {
-                    let _ = reply.send(args);
+                    let _ = reply.send(response);
                 }
                 Ok(None)
             }
@@ -298,16 +286,19 @@ impl State {
 
     fn on_command(&mut self, command: Command) -> String {
         let frame = match command {
-            Command::Emit { name, args, reply } => {
+            Command::Emit { event, reply } => {
                 let id = reply.map(|reply| {
                     let id = self.next_id;
                     self.next_id += 1;
                     self.pending.insert(id, reply);
                     id
                 });
-                Frame::Event { name, args, id }
+                Frame::Event { event, id }
             }
-            Command::Ack { id, args } => Frame::Ack { id, args },
+            Command::Ack { id, response } => Frame::Ack {
+                id,
+                response: Some(response),
+            },
             Command::Close => Frame::Other,
         };
         Packet::Message(frame.encode()).encode()

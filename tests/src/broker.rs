@@ -330,8 +330,10 @@ pub async fn cra_client_with_handle(settings: Settings) -> (Served, BrokerClient
     let mut config: ClientConfig = settings
         .into_config_with(|_| None)
         .expect("client settings");
-    config.backoff =
-        cra_broker::client::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    config.reconnect = cra_broker::client::Reconnect {
+        min: Duration::from_millis(100),
+        max: Duration::from_secs(1),
+    };
     let client = BrokerClient::new(config).expect("client");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

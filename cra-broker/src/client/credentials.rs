@@ -34,22 +34,6 @@ impl std::fmt::Debug for RegistryInputs {
     }
 }
 
-/// The registry types the agent serves.
-pub const TYPES: &[&str] = &[
-    "docker-hub",
-    "ecr",
-    "acr",
-    "gcr",
-    "artifactory-cr",
-    "harbor-cr",
-    "quay-cr",
-    "github-cr",
-    "nexus-cr",
-    "digitalocean-cr",
-    "gitlab-cr",
-    "google-artifact-cr",
-];
-
 /// Why the credentials cannot be built; the messages are the stock ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
@@ -71,12 +55,13 @@ fn get(v: &Option<String>) -> Option<&str> {
 }
 
 impl RegistryInputs {
-    /// The JSON line (with its trailing newline) before base64.
-    pub fn json_line(&self) -> Result<String, CredentialsError> {
+    /// The JSON line (with its trailing newline) before base64; `known_types` are the
+    /// `CR_TYPE` values the agent serves (the caller's list; empty accepts any type).
+    pub fn json_line(&self, known_types: &[String]) -> Result<String, CredentialsError> {
         let kind = get(&self.kind)
             .ok_or_else(|| CredentialsError::UnknownType("<not provided>".into()))?;
         let kind = if kind == "ElasticCR" { "ecr" } else { kind };
-        if !TYPES.contains(&kind) {
+        if !known_types.is_empty() && !known_types.iter().any(|known| known == kind) {
             return Err(CredentialsError::UnknownType(kind.to_owned()));
         }
         let base = get(&self.base).unwrap_or_default();
@@ -116,14 +101,38 @@ impl RegistryInputs {
     }
 
     /// `CR_CREDENTIALS`: base64 of [`Self::json_line`].
-    pub fn credentials(&self) -> Result<String, CredentialsError> {
-        Ok(base64::engine::general_purpose::STANDARD.encode(self.json_line()?))
+    pub fn credentials(&self, known_types: &[String]) -> Result<String, CredentialsError> {
+        Ok(base64::engine::general_purpose::STANDARD.encode(self.json_line(known_types)?))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The twelve types, as the caller (cra-cli, from cra-core) passes them.
+    fn types() -> Vec<String> {
+        [
+            "docker-hub",
+            "ecr",
+            "acr",
+            "gcr",
+            "artifactory-cr",
+            "harbor-cr",
+            "quay-cr",
+            "github-cr",
+            "nexus-cr",
+            "digitalocean-cr",
+            "gitlab-cr",
+            "google-artifact-cr",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    fn line(inputs: &RegistryInputs) -> Result<String, CredentialsError> {
+        inputs.json_line(&types())
+    }
 
     fn inputs(kind: &str) -> RegistryInputs {
         RegistryInputs {
@@ -141,23 +150,23 @@ mod tests {
     #[test]
     fn exact_bytes_per_type() {
         assert_eq!(
-            inputs("harbor-cr").json_line().unwrap(),
+            line(&inputs("harbor-cr")).unwrap(),
             "{\"type\":\"harbor-cr\", \"username\":\"labuser\", \"password\":\"p@ss\", \"registryBase\":\"registry.example:5000\"}\n"
         );
         assert_eq!(
-            inputs("digitalocean-cr").json_line().unwrap(),
+            line(&inputs("digitalocean-cr")).unwrap(),
             "{\"type\":\"digitalocean-cr\", \"username\":\"dop_v1\", \"password\":\"dop_v1\", \"registryBase\":\"registry.example:5000\"}\n"
         );
         assert_eq!(
-            inputs("ecr").json_line().unwrap(),
+            line(&inputs("ecr")).unwrap(),
             "{\"type\":\"ecr\",\"roleArn\":\"arn:aws:iam::1:role/r\",\"extra\":{\"region\":\"eu-west-1\",\"externalId\":\"ext\"}}\n"
         );
         assert_eq!(
-            inputs("ElasticCR").json_line().unwrap(),
-            inputs("ecr").json_line().unwrap()
+            line(&inputs("ElasticCR")).unwrap(),
+            line(&inputs("ecr")).unwrap()
         );
-        for kind in TYPES {
-            assert!(inputs(kind).json_line().unwrap().ends_with("}\n"));
+        for kind in types() {
+            assert!(line(&inputs(&kind)).unwrap().ends_with("}\n"));
         }
     }
 
@@ -166,22 +175,22 @@ mod tests {
         let mut ecr = inputs("ecr");
         ecr.external_id = None;
         assert_eq!(
-            ecr.json_line().unwrap(),
+            line(&ecr).unwrap(),
             "{\"type\":\"ecr\",\"roleArn\":\"arn:aws:iam::1:role/r\",\"extra\":{\"region\":\"eu-west-1\"}}\n"
         );
         ecr.external_id = Some(String::new());
-        assert!(!ecr.json_line().unwrap().contains("externalId"));
+        assert!(!line(&ecr).unwrap().contains("externalId"));
     }
 
     #[test]
     fn credentials_are_base64_of_the_line() {
-        let encoded = inputs("docker-hub").credentials().unwrap();
+        let encoded = inputs("docker-hub").credentials(&types()).unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .unwrap();
         assert_eq!(
             String::from_utf8(decoded).unwrap(),
-            inputs("docker-hub").json_line().unwrap()
+            line(&inputs("docker-hub")).unwrap()
         );
     }
 
@@ -190,26 +199,28 @@ mod tests {
         let mut ecr = inputs("ecr");
         ecr.region = None;
         assert_eq!(
-            ecr.json_line().unwrap_err().to_string(),
+            line(&ecr).unwrap_err().to_string(),
             "ecr requires the following parameters: CR_ROLE_ARN and CR_REGION."
         );
         let mut doc = inputs("digitalocean-cr");
         doc.token = Some(String::new());
         assert_eq!(
-            doc.json_line().unwrap_err().to_string(),
+            line(&doc).unwrap_err().to_string(),
             "digitalocean-cr requires the following parameters: CR_TOKEN."
         );
         let mut acr = inputs("acr");
         acr.password = None;
         assert_eq!(
-            acr.json_line().unwrap_err().to_string(),
+            line(&acr).unwrap_err().to_string(),
             "acr requires the following parameters: CR_USERNAME,CR_PASSWORD."
         );
         assert_eq!(
-            inputs("nope").json_line().unwrap_err().to_string(),
+            line(&inputs("nope")).unwrap_err().to_string(),
             "unknown container registry type: nope"
         );
-        assert!(RegistryInputs::default().json_line().is_err());
+        assert!(line(&RegistryInputs::default()).is_err());
+        // Without a list from the caller, any type is taken as given.
+        assert!(inputs("nope").json_line(&[]).is_ok());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::protocol::message::{
 };
 use crate::protocol::response_data::Head;
 use crate::protocol::CLIENT_VERSION;
-use crate::session::{Handle, Incoming};
+use crate::session::Handle;
 
 /// Request headers removed before the agent sees the request (the stock list).
 const STRIPPED: &[&str] = &[
@@ -55,34 +55,21 @@ enum Outcome {
     },
 }
 
-/// Handles one tunnel request to completion.
-pub(super) async fn handle(shared: &Shared, handle: &Handle, event: Incoming) {
-    let reply = match (
-        event.ack,
-        event
-            .args
-            .first()
-            .and_then(|v| v.get("streamingID"))
-            .and_then(Value::as_str),
-    ) {
-        (Some(id), _) => Reply::Ack(id),
-        (None, Some(id)) if !id.is_empty() => Reply::Post(id.to_owned()),
-        _ => {
+/// Handles one tunnel request to completion; `ack` is the id to answer with, when the server
+/// asked for an acknowledgement instead of a response stream.
+pub(super) async fn handle(
+    shared: &Shared,
+    handle: &Handle,
+    request: RequestEvent,
+    ack: Option<u64>,
+) {
+    let reply = match ack {
+        Some(id) => Reply::Ack(id),
+        None if !request.streaming_id.is_empty() => Reply::Post(request.streaming_id.clone()),
+        None => {
             tracing::warn!("tunnel request without a way to answer");
             return;
         }
-    };
-    let Some(request) = event
-        .args
-        .first()
-        .and_then(|v| serde_json::from_value::<RequestEvent>(v.clone()).ok())
-    else {
-        let outcome = Outcome::Error {
-            status: 400,
-            error_type: "BAD_REQUEST",
-            body: json!({"message": "invalid request"}),
-        };
-        return deliver(shared, handle, reply, outcome, "").await;
     };
     let request_id = request
         .headers
@@ -92,6 +79,24 @@ pub(super) async fn handle(shared: &Shared, handle: &Handle, event: Incoming) {
         .to_owned();
     let outcome = call_agent(shared, request).await;
     deliver(shared, handle, reply, outcome, &request_id).await;
+}
+
+/// Answers a tunnel request whose payload does not parse, when it can be answered.
+pub(super) async fn invalid(handle: &Handle, ack: Option<u64>) {
+    let Some(id) = ack else {
+        tracing::warn!("tunnel request without a way to answer");
+        return;
+    };
+    let response = ResponseObject {
+        status: 400,
+        headers: Map::new(),
+        body: json!({"message": "invalid request"}),
+        error_type: Some("BAD_REQUEST".to_owned()),
+        original_body_size: None,
+    };
+    if handle.ack(id, response).await.is_err() {
+        tracing::warn!("tunnel closed before the response was acknowledged");
+    }
 }
 
 async fn call_agent(shared: &Shared, request: RequestEvent) -> Outcome {
@@ -208,7 +213,7 @@ async fn deliver(
     match reply {
         Reply::Ack(id) => {
             let object = ack_object(shared, outcome, request_id).await;
-            if handle.ack(id, vec![object]).await.is_err() {
+            if handle.ack(id, object).await.is_err() {
                 tracing::warn!("tunnel closed before the response was acknowledged");
             }
         }
@@ -291,9 +296,9 @@ async fn post_stream(
     Ok(())
 }
 
-async fn ack_object(shared: &Shared, outcome: Outcome, request_id: &str) -> Value {
+async fn ack_object(shared: &Shared, outcome: Outcome, request_id: &str) -> ResponseObject {
     let limit = shared.config.max_ack_body;
-    let object = match outcome {
+    match outcome {
         Outcome::Error {
             status,
             error_type,
@@ -355,8 +360,7 @@ async fn ack_object(shared: &Shared, outcome: Outcome, request_id: &str) -> Valu
                 }
             }
         }
-    };
-    serde_json::to_value(object).unwrap_or_else(|_| json!({"status": 502}))
+    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,8 @@ use serde_json::{json, Value};
 
 use super::Shared;
 use crate::filter::{Direction, RequestParts};
-use crate::protocol::message::{
-    headers_to_map, map_to_headers, RequestEvent, ResponseObject, HOP_BY_HOP,
-};
+use crate::protocol::event::Event;
+use crate::protocol::message::{headers_to_map, map_to_headers, RequestEvent, HOP_BY_HOP};
 use crate::protocol::{ejson, CLIENT_VERSION};
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
@@ -172,25 +171,14 @@ async fn callback(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         body: (!body.is_empty()).then(|| ejson::binary(&body)),
         streaming_id: String::new(),
     };
-    let Ok(event) = serde_json::to_value(event) else {
-        return (
-            http::StatusCode::BAD_GATEWAY,
-            Json(json!({"message": "cannot encode the request"})),
-        )
-            .into_response();
-    };
-    let Ok(ack) = tunnel.handle.request("request", vec![event]).await else {
+    let Ok(ack) = tunnel.handle.request(Event::Request(Box::new(event))).await else {
         return (
             http::StatusCode::BAD_GATEWAY,
             Json(json!({"message": "the tunnel closed"})),
         )
             .into_response();
     };
-    let Some(object) = ack
-        .into_iter()
-        .next()
-        .and_then(|v| serde_json::from_value::<ResponseObject>(v).ok())
-    else {
+    let Some(object) = ack else {
         return (
             http::StatusCode::BAD_GATEWAY,
             Json(json!({"message": "invalid response from the server"})),

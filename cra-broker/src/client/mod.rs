@@ -8,7 +8,7 @@
 //! - `forward`: tunnel request → filter → agent → `/response-data` stream or ack;
 //! - `local`: the local port (`/healthcheck`, `/ready`, `/systemcheck`, callbacks through the
 //!   tunnel);
-//! - [`backoff`]: reconnect delays.
+//! - [`Reconnect`]: reconnect delays, drawn by `backon`.
 //!
 //! The client keeps one tunnel, in the `primary` role.
 //! The stock client opens a second, `secondary`, tunnel for the same token, but that is not part
@@ -34,7 +34,6 @@
 //! # }
 //! ```
 
-pub mod backoff;
 pub mod credentials;
 pub mod dial;
 mod forward;
@@ -48,17 +47,18 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-pub use backoff::Backoff;
+use backon::BackoffBuilder;
+
 pub use forward::CLIENT_URL_HEADER;
 pub use proxy::Proxy;
 pub use settings::Settings;
 
 use crate::error::Error;
 use crate::filter::{Filter, Vars};
+use crate::protocol::event::{Event, EventName, Identify, Notification};
 use crate::protocol::message::{ClientIdentify, Metadata, POST_STREAMS};
 use crate::protocol::CLIENT_VERSION;
 use crate::session::{self, Duplex, End, Handle, Role, Timing};
@@ -83,7 +83,7 @@ pub struct ClientConfig {
     /// Primus heartbeat.
     pub timing: Timing,
     /// Reconnect delays.
-    pub backoff: Backoff,
+    pub reconnect: Reconnect,
     /// `SOCKET_CONNECT_TIMEOUT`.
     pub connect_timeout: Duration,
     /// Extra CA certificates (PEM) for the server and the agent.
@@ -96,6 +96,38 @@ pub struct ClientConfig {
     pub max_local_body: usize,
     /// Random id of this client process.
     pub client_id: String,
+}
+
+/// Reconnect delays: exponential from `min` by a factor of 1.5, as Primus reconnects, capped at
+/// `max`, with jitter, and never giving up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconnect {
+    /// The first delay.
+    pub min: Duration,
+    /// The longest delay (before jitter).
+    pub max: Duration,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Self {
+            min: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Reconnect {
+    /// The delays from the first one on; start again with a new iterator after a connection.
+    pub fn delays(&self) -> impl Iterator<Item = Duration> {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.min)
+            .with_max_delay(self.max)
+            .with_factor(1.5)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
 }
 
 /// `BROKER_CLIENT_VALIDATION_URL` and the credential sent to it.
@@ -214,13 +246,16 @@ impl Shared {
 }
 
 async fn tunnel_loop(shared: Arc<Shared>) {
-    let mut backoff = shared.config.backoff.clone();
+    let reconnect = shared.config.reconnect;
+    let mut delays = reconnect.delays();
+    let mut attempt = 0u32;
     let server = shared.config.server_url.as_str().to_owned();
     loop {
         match dial::dial(&shared.config, &shared.tls).await {
             Ok(socket) => {
                 tracing::info!(server, token = %shared.config.token, "tunnel open");
-                backoff.reset();
+                delays = reconnect.delays();
+                attempt = 0;
                 let end = serve_tunnel(shared.clone(), socket).await;
                 shared.set_tunnel(None);
                 match end {
@@ -235,12 +270,9 @@ async fn tunnel_loop(shared: Arc<Shared>) {
                 tracing::warn!(server, error = %e, cause = ?std::error::Error::source(&e).map(ToString::to_string), "cannot open the tunnel")
             }
         }
-        let delay = backoff.next_delay();
-        tracing::info!(
-            attempt = backoff.attempt(),
-            delay_ms = delay.as_millis() as u64,
-            "reconnecting"
-        );
+        let delay = delays.next().unwrap_or(reconnect.max);
+        attempt = attempt.saturating_add(1);
+        tracing::info!(attempt, delay_ms = delay.as_millis() as u64, "reconnecting");
         tokio::time::sleep(delay).await;
     }
 }
@@ -270,23 +302,31 @@ async fn serve_tunnel(shared: Arc<Shared>, socket: dial::Socket) -> End {
         events_tx,
     )));
     let _ = handle
-        .emit("identify", vec![identify(&shared.config)])
+        .emit(Event::Identify(Identify::Client(identify(&shared.config))))
         .await;
     shared.set_tunnel(Some(Tunnel {
         handle: handle.clone(),
     }));
-    while let Some(event) = events.recv().await {
-        match event.name.as_str() {
-            "identify" => tracing::debug!("server identified"),
-            "request" => {
+    while let Some(incoming) = events.recv().await {
+        match incoming.event {
+            Event::Identify(_) => tracing::debug!("server identified"),
+            Event::Request(request) => {
                 let shared = shared.clone();
                 let handle = handle.clone();
-                tokio::spawn(async move { forward::handle(&shared, &handle, event).await });
+                tokio::spawn(async move {
+                    forward::handle(&shared, &handle, *request, incoming.ack).await
+                });
             }
-            "notification" => {
-                tracing::info!(notification = %event.args.first().cloned().unwrap_or_default(), "server notification")
+            Event::Invalid(EventName::Request) => {
+                let handle = handle.clone();
+                tokio::spawn(async move { forward::invalid(&handle, incoming.ack).await });
             }
-            other => tracing::debug!(event = other, "ignoring event"),
+            Event::Notification(Notification { level, message }) => tracing::info!(
+                level = level.as_deref().unwrap_or("info"),
+                message = message.as_deref().unwrap_or_default(),
+                "server notification"
+            ),
+            other => tracing::debug!(event = other.name(), "ignoring event"),
         }
     }
     (&mut session.0).await.unwrap_or(End::Closed)
@@ -301,8 +341,8 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-fn identify(config: &ClientConfig) -> Value {
-    let identify = ClientIdentify {
+fn identify(config: &ClientConfig) -> ClientIdentify {
+    ClientIdentify {
         token: config.token.expose().to_owned(),
         metadata: Metadata {
             capabilities: vec![POST_STREAMS.to_owned()],
@@ -313,6 +353,36 @@ fn identify(config: &ClientConfig) -> Value {
             filters: Some(config.filter.source().clone()),
             role: Some("primary".to_owned()),
         },
-    };
-    serde_json::to_value(identify).unwrap_or_else(|_| json!({}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_grow_by_half_stay_capped_and_never_end() {
+        let reconnect = Reconnect {
+            min: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        };
+        let delays: Vec<f64> = reconnect
+            .delays()
+            .take(40)
+            .map(|d| d.as_secs_f64())
+            .collect();
+        assert_eq!(delays.len(), 40);
+        for (attempt, delay) in delays.iter().enumerate() {
+            let base = (0.1 * 1.5f64.powi(attempt as i32)).min(2.0);
+            // Jitter adds up to one more base delay (within float rounding).
+            assert!(
+                *delay >= base * 0.999 && *delay <= 2.0 * base * 1.001,
+                "attempt {attempt}: {delay} vs {base}"
+            );
+        }
+        let distinct: std::collections::HashSet<u128> =
+            reconnect.delays().take(20).map(|d| d.as_nanos()).collect();
+        assert!(distinct.len() > 1, "no jitter");
+        assert!(reconnect.delays().next().unwrap() < Duration::from_millis(201));
+    }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::credentials::RegistryInputs;
-use super::{Backoff, ClientConfig, Proxy, Validation};
+use super::{ClientConfig, Proxy, Reconnect, Validation};
 use crate::error::{Error, FilterError};
 use crate::filter::vars::Exposure;
 use crate::filter::{Filter, Vars};
@@ -32,6 +32,9 @@ pub const PLAIN_VARIABLES: &[&str] = &[
     "CR_REGION",
 ];
 
+/// The `BROKER_CLIENT_VALIDATION_URL` used when none is given and `CR_AGENT_URL` is set.
+pub const DEFAULT_VALIDATION_URL: &str = "${CR_AGENT_URL}/systemcheck";
+
 /// The default `BROKER_SERVER_URL`.
 pub const DEFAULT_SERVER_URL: &str = "https://broker.snyk.io";
 
@@ -50,6 +53,9 @@ pub struct Settings {
     pub registry: RegistryInputs,
     /// `CR_CREDENTIALS`; built from `registry` when absent.
     pub cr_credentials: Option<String>,
+    /// The `CR_TYPE` values the agent serves, as data from the caller: cra-broker knows no
+    /// registry types of its own (`cra client` passes cra-core's table). Empty accepts any type.
+    pub registry_types: Vec<String>,
     /// `ACCEPT`: path to an accept.json replacing the built-in rules.
     pub accept: Option<String>,
     /// `BROKER_CLIENT_VALIDATION_URL`.
@@ -113,10 +119,13 @@ impl Settings {
         })?;
         let credentials = match present(&self.cr_credentials) {
             Some(given) => given.to_owned(),
-            None => self.registry.credentials().map_err(|e| Error::Setting {
-                name: "CR_CREDENTIALS",
-                reason: e.to_string(),
-            })?,
+            None => self
+                .registry
+                .credentials(&self.registry_types)
+                .map_err(|e| Error::Setting {
+                    name: "CR_CREDENTIALS",
+                    reason: e.to_string(),
+                })?,
         };
         let vars = self.vars(&credentials, &env)?;
         let filter = match present(&self.accept) {
@@ -141,7 +150,14 @@ impl Settings {
             present(&self.https_proxy),
             present(&self.no_proxy),
         )?;
-        let validation = present(&self.validation_url).map(|url| Validation {
+        // The stock agent image's default: the agent's own system check.
+        let validation_url = present(&self.validation_url)
+            .map(str::to_owned)
+            .or_else(|| {
+                vars.get("CR_AGENT_URL")
+                    .map(|_| DEFAULT_VALIDATION_URL.to_owned())
+            });
+        let validation = validation_url.as_deref().map(|url| Validation {
             url: expand(url, &vars),
             authorization: present(&self.validation_authorization)
                 .map(str::to_owned)
@@ -159,7 +175,7 @@ impl Settings {
                 ping_interval: Duration::from_millis(self.ping_interval_ms.unwrap_or(25_000)),
                 pong_timeout: Duration::from_millis(self.pong_timeout_ms.unwrap_or(10_000)),
             },
-            backoff: Backoff::default(),
+            reconnect: Reconnect::default(),
             connect_timeout: super::dial::CONNECT_TIMEOUT,
             ca_pem,
             proxy,
@@ -261,7 +277,7 @@ mod tests {
     #[test]
     fn builds_credentials_vars_and_validation() {
         let config = base().into_config_with(|_| None).unwrap();
-        let expected = base().registry.credentials().unwrap();
+        let expected = base().registry.credentials(&[]).unwrap();
         assert_eq!(config.vars.get("CR_CREDENTIALS"), Some(expected.as_str()));
         assert_eq!(config.vars.substitute_authorization("${CR_USERNAME}"), "u");
         assert_eq!(config.vars.substitute("${CR_USERNAME}"), "");
@@ -327,6 +343,29 @@ mod tests {
         let mut s = base();
         s.broker_server_url = Some("not a url".into());
         assert!(s.into_config_with(|_| None).is_err());
+    }
+
+    #[test]
+    fn the_system_check_defaults_to_the_agents() {
+        let mut s = base();
+        s.validation_url = None;
+        let validation = s.clone().into_config_with(|_| None).unwrap().validation;
+        assert_eq!(validation.unwrap().url, "http://127.0.0.1:2/systemcheck");
+        s.cr_agent_url = None;
+        assert!(s.into_config_with(|_| None).unwrap().validation.is_none());
+    }
+
+    #[test]
+    fn the_callers_registry_types_are_the_known_ones() {
+        let mut s = base();
+        s.registry_types = vec!["acr".into(), "harbor-cr".into()];
+        assert!(s.clone().into_config_with(|_| None).is_ok());
+        s.registry.kind = Some("quay-cr".into());
+        let err = s.into_config_with(|_| None).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown container registry type: quay-cr"),
+            "{err}"
+        );
     }
 
     #[test]

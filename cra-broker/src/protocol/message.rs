@@ -1,5 +1,5 @@
-//! The typed events: `identify` both ways, `request` both ways, and the response object that
-//! acknowledges a request.
+//! The payloads of the events: `identify` both ways, `request` both ways, and the response
+//! object that acknowledges a request.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,7 +10,7 @@ pub const RECEIVE_POST_STREAMS: &str = "receive-post-streams";
 pub const POST_STREAMS: &str = "post-streams";
 
 /// The server's `identify`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerIdentify {
     /// Server capabilities.
     #[serde(default)]
@@ -18,7 +18,7 @@ pub struct ServerIdentify {
 }
 
 /// The client's `identify`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientIdentify {
     /// The broker token (or, from pre-4.27 clients, the whole payload is a bare string).
     pub token: String,
@@ -28,7 +28,7 @@ pub struct ClientIdentify {
 }
 
 /// `identify` metadata.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     /// Client capabilities.
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct Metadata {
 }
 
 /// A `request` event, either direction.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RequestEvent {
     /// Path and query, raw.
     pub url: String,
@@ -72,7 +72,7 @@ pub struct RequestEvent {
 }
 
 /// The response object of an acknowledgement.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseObject {
     /// HTTP status.
     pub status: u16,

@@ -10,11 +10,14 @@
 //! Response bodies travel outside the websocket, as an HTTP POST to `/response-data/<token>/<id>`
 //! whose body is a little-endian `u32` length, that many bytes of JSON `{status, headers}`, then
 //! the raw body ([`response_data`]).
-//! The typed events (`identify`, `request`, the response object) are in [`message`].
+//! The events are typed: [`event::Event`] has one variant per event the stock broker sends, and
+//! their payloads (`identify`, `request`, the response object of an acknowledgement) are in
+//! [`message`].
 
 pub mod ejson;
 pub mod emitter;
 pub mod engineio;
+pub mod event;
 pub mod message;
 pub mod response_data;
 

@@ -13,6 +13,7 @@ use super::response_data::InFlight;
 use super::{no_connection, Shared};
 use crate::filter::{Direction, RequestParts};
 use crate::protocol::ejson;
+use crate::protocol::event::Event;
 use crate::protocol::message::{
     headers_to_map, map_to_headers, RequestEvent, ResponseObject, HOP_BY_HOP,
 };
@@ -78,22 +79,20 @@ pub(crate) async fn relay(
         parts.headers.contains_key("x-broker-ws-response") || !connection.posts_streams();
     tracing::debug!(token = %token, method = %event.method, request_id, "relaying");
     if wants_ack {
-        let Ok(event) = serde_json::to_value(&event) else {
-            return no_connection();
-        };
-        return match connection.handle.request("request", vec![event]).await {
-            Ok(args) => ack_response(args.into_iter().next(), &request_id),
+        return match connection
+            .handle
+            .request(Event::Request(Box::new(event)))
+            .await
+        {
+            Ok(ack) => ack_response(ack, &request_id),
             Err(_) => no_connection(),
         };
     }
     let (id, _ticket, started) = InFlight::register(&shared, token.clone());
     event.streaming_id = id;
-    let Ok(event) = serde_json::to_value(&event) else {
-        return no_connection();
-    };
     if connection
         .handle
-        .emit("request", vec![event])
+        .emit(Event::Request(Box::new(event)))
         .await
         .is_err()
     {
@@ -149,8 +148,8 @@ fn response_headers(map: &serde_json::Map<String, Value>, request_id: &str) -> h
     headers
 }
 
-fn ack_response(ack: Option<Value>, request_id: &str) -> Response {
-    let Some(object) = ack.and_then(|v| serde_json::from_value::<ResponseObject>(v).ok()) else {
+fn ack_response(ack: Option<ResponseObject>, request_id: &str) -> Response {
+    let Some(object) = ack else {
         return (
             http::StatusCode::BAD_GATEWAY,
             Json(json!({"message": "invalid response from client"})),

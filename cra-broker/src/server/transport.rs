@@ -15,13 +15,14 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_channel::mpsc as fmpsc;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::{mpsc, Notify};
 
 use super::connections::Connection;
 use super::{upstream, Shared};
 use crate::protocol::engineio::{self, Handshake, Packet};
-use crate::protocol::message::{ClientIdentify, Metadata, RECEIVE_POST_STREAMS};
+use crate::protocol::event::{Event, EventName, Identify, Terminate};
+use crate::protocol::message::{ClientIdentify, Metadata, ServerIdentify, RECEIVE_POST_STREAMS};
 use crate::session::{self, Duplex, Handle, Incoming, Role};
 use crate::token::Token;
 
@@ -253,10 +254,9 @@ fn start_session(
     tokio::spawn(async move {
         tracing::debug!(token = %url_token, "tunnel opened");
         let io = Duplex::new(outbound_tx, inbound_rx);
-        let greeting = handle.emit(
-            "identify",
-            vec![json!({"capabilities": [RECEIVE_POST_STREAMS]})],
-        );
+        let greeting = handle.emit(Event::Identify(Identify::Server(ServerIdentify {
+            capabilities: vec![RECEIVE_POST_STREAMS.to_owned()],
+        })));
         let connection = std::sync::Mutex::new(None);
         let running = async {
             let (end, _, ()) = tokio::join!(
@@ -290,10 +290,10 @@ async fn serve_events(
     registered: &std::sync::Mutex<Option<Arc<Connection>>>,
 ) {
     let mut connection: Option<Arc<Connection>> = None;
-    while let Some(event) = events.recv().await {
-        match event.name.as_str() {
-            "identify" => {
-                let Some((token, metadata)) = identify(event.args.first()) else {
+    while let Some(incoming) = events.recv().await {
+        match incoming.event {
+            Event::Identify(identify) => {
+                let Some((token, metadata)) = client_identity(identify) else {
                     tracing::warn!("ignoring an identify without a token");
                     continue;
                 };
@@ -311,31 +311,44 @@ async fn serve_events(
                     slot.clone_from(&connection);
                 }
             }
-            "request" => {
+            Event::Request(request) => {
                 let Some(connection) = connection.clone() else {
                     continue;
                 };
                 let shared = shared.clone();
                 let handle = handle.clone();
                 tokio::spawn(async move {
-                    let response =
-                        upstream::relay(&shared, &connection.token, event.args.first()).await;
-                    if let Some(id) = event.ack {
-                        let _ = handle.ack(id, vec![response]).await;
+                    let response = upstream::relay(&shared, &connection.token, *request).await;
+                    if let Some(id) = incoming.ack {
+                        let _ = handle.ack(id, response).await;
                     }
                 });
             }
-            other => tracing::debug!(event = other, "ignoring event"),
+            Event::Invalid(EventName::Request) => {
+                if let (Some(id), Some(_)) = (incoming.ack, &connection) {
+                    let _ = handle
+                        .ack(id, upstream::error(400, "invalid request"))
+                        .await;
+                }
+            }
+            Event::Terminate(Terminate { signal }) => tracing::info!(
+                signal = signal.as_deref().unwrap_or("unknown"),
+                "client terminating"
+            ),
+            other => tracing::debug!(event = other.name(), "ignoring event"),
         }
     }
 }
 
-fn identify(payload: Option<&Value>) -> Option<(Token, Metadata)> {
-    match payload? {
-        Value::String(token) if !token.is_empty() => Some((Token::new(token), Metadata::default())),
-        value => {
-            let identify: ClientIdentify = serde_json::from_value(value.clone()).ok()?;
-            (!identify.token.is_empty()).then(|| (Token::new(&identify.token), identify.metadata))
+/// The token and metadata of a client's `identify`; `None` without a token.
+fn client_identity(identify: Identify) -> Option<(Token, Metadata)> {
+    match identify {
+        Identify::Token(token) if !token.is_empty() => {
+            Some((Token::new(&token), Metadata::default()))
         }
+        Identify::Client(ClientIdentify { token, metadata }) if !token.is_empty() => {
+            Some((Token::new(&token), metadata))
+        }
+        _ => None,
     }
 }

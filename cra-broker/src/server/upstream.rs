@@ -1,7 +1,7 @@
 //! Requests a client sends through its tunnel (agent callbacks), filtered by the server's
 //! `private` rules and sent to the rule's origin; the answer is the acknowledgement object.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::Shared;
 use crate::filter::{Direction, RequestParts};
@@ -22,11 +22,7 @@ const STRIPPED: &[&str] = &[
 ];
 
 /// Relays one tunnel request; always returns a response object (errors included).
-pub(crate) async fn relay(shared: &Shared, token: &Token, payload: Option<&Value>) -> Value {
-    let Some(event) = payload.and_then(|p| serde_json::from_value::<RequestEvent>(p.clone()).ok())
-    else {
-        return error(400, "invalid request");
-    };
+pub(crate) async fn relay(shared: &Shared, token: &Token, event: RequestEvent) -> ResponseObject {
     let mut headers = map_to_headers(&event.headers);
     let body = event.body.as_ref().and_then(ejson::body_bytes);
     let verdict = shared.config.filter.check(
@@ -40,11 +36,11 @@ pub(crate) async fn relay(shared: &Shared, token: &Token, payload: Option<&Value
     );
     let Some(allowed) = verdict.allowed().filter(|a| a.url.contains("://")) else {
         tracing::info!(token = %token, method = %event.method, "client request blocked by the server's private rules");
-        return json!({
-            "status": 401,
-            "headers": {},
-            "body": {"message": "blocked", "reason": "Response does not match any accept rule, blocking websocket request", "url": event.url},
-        });
+        return ResponseObject {
+            status: 401,
+            body: json!({"message": "blocked", "reason": "Response does not match any accept rule, blocking websocket request", "url": event.url}),
+            ..ResponseObject::default()
+        };
     };
     for name in STRIPPED.iter().chain(HOP_BY_HOP) {
         headers.remove(*name);
@@ -77,18 +73,24 @@ pub(crate) async fn relay(shared: &Shared, token: &Token, payload: Option<&Value
     let status = response.status().as_u16();
     let headers = headers_to_map(response.headers());
     match response.bytes().await {
-        Ok(body) => serde_json::to_value(ResponseObject {
+        Ok(body) => ResponseObject {
             status,
             headers,
             body: Value::String(String::from_utf8_lossy(&body).into_owned()),
             error_type: None,
             original_body_size: None,
-        })
-        .unwrap_or_else(|_| error(502, "upstream response")),
+        },
         Err(_) => error(502, "upstream response was cut"),
     }
 }
 
-fn error(status: u16, message: &str) -> Value {
-    json!({"status": status, "headers": {}, "body": {"message": message}})
+/// A broker-made error answer.
+pub(crate) fn error(status: u16, message: &str) -> ResponseObject {
+    ResponseObject {
+        status,
+        headers: Map::new(),
+        body: json!({"message": message}),
+        error_type: None,
+        original_body_size: None,
+    }
 }

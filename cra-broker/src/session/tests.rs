@@ -4,9 +4,25 @@ use std::convert::Infallible;
 
 use futures_channel::mpsc as fmpsc;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
 
 use super::*;
+use crate::protocol::event::{Identify, Notification};
+use crate::protocol::message::{ClientIdentify, Metadata, RequestEvent, ServerIdentify};
+
+fn request(url: &str) -> Event {
+    Event::Request(Box::new(RequestEvent {
+        url: url.into(),
+        method: "GET".into(),
+        ..RequestEvent::default()
+    }))
+}
+
+fn response(status: u16) -> ResponseObject {
+    ResponseObject {
+        status,
+        ..ResponseObject::default()
+    }
+}
 
 struct Peer {
     to_session: fmpsc::UnboundedSender<Result<String, Infallible>>,
@@ -68,19 +84,24 @@ async fn client_answers_engine_io_pings_and_delivers_events() {
     peer.send(r#"4{"type":0,"data":["identify",{"capabilities":["receive-post-streams"]}]}"#)
         .await;
     let event = events.recv().await.unwrap();
-    assert_eq!(event.name, "identify");
     assert_eq!(
-        event.args,
-        vec![json!({"capabilities":["receive-post-streams"]})]
+        event.event,
+        Event::Identify(Identify::Server(ServerIdentify {
+            capabilities: vec!["receive-post-streams".into()]
+        }))
     );
     assert_eq!(event.ack, None);
+    let identify = ClientIdentify {
+        token: "t".into(),
+        metadata: Metadata::default(),
+    };
     handle
-        .emit("identify", vec![json!({"token":"t"})])
+        .emit(Event::Identify(Identify::Client(identify)))
         .await
         .unwrap();
     assert_eq!(
         peer.recv().await,
-        r#"4{"type":0,"data":["identify",{"token":"t"}]}"#
+        r#"4{"type":0,"data":["identify",{"token":"t","metadata":{"capabilities":[],"preflightChecks":[]}}]}"#
     );
 }
 
@@ -88,33 +109,41 @@ async fn client_answers_engine_io_pings_and_delivers_events() {
 async fn acks_flow_both_ways_with_increasing_ids() {
     let (mut peer, handle, mut events, _task) = start(Role::Client, SLOW);
     let h = handle.clone();
-    let first = tokio::spawn(async move { h.request("request", vec![json!({"url":"/a"})]).await });
+    let first = tokio::spawn(async move { h.request(request("/a")).await });
     assert_eq!(
         peer.recv().await,
-        r#"4{"type":0,"data":["request",{"url":"/a"}],"id":1}"#
+        r#"4{"type":0,"data":["request",{"url":"/a","method":"GET","headers":{},"streamingID":""}],"id":1}"#
     );
     let h = handle.clone();
-    let second = tokio::spawn(async move { h.request("request", vec![json!({"url":"/b"})]).await });
+    let second = tokio::spawn(async move { h.request(request("/b")).await });
     assert_eq!(
         peer.recv().await,
-        r#"4{"type":0,"data":["request",{"url":"/b"}],"id":2}"#
+        r#"4{"type":0,"data":["request",{"url":"/b","method":"GET","headers":{},"streamingID":""}],"id":2}"#
     );
     peer.send(r#"4{"id":2,"type":1,"data":[{"status":201}]}"#)
         .await;
     peer.send(r#"4{"id":1,"type":1,"data":[{"status":200}]}"#)
         .await;
-    assert_eq!(first.await.unwrap().unwrap(), vec![json!({"status":200})]);
-    assert_eq!(second.await.unwrap().unwrap(), vec![json!({"status":201})]);
+    assert_eq!(first.await.unwrap().unwrap(), Some(response(200)));
+    assert_eq!(second.await.unwrap().unwrap(), Some(response(201)));
 
-    peer.send(r#"4{"type":0,"data":["request",{"url":"/x"}],"id":7}"#)
+    peer.send(r#"4{"type":0,"data":["request",{"url":"/x","method":"GET"}],"id":7}"#)
         .await;
     let event = events.recv().await.unwrap();
     assert_eq!(event.ack, Some(7));
-    handle.ack(7, vec![json!({"status":401})]).await.unwrap();
+    assert_eq!(event.event, request("/x"));
+    handle.ack(7, response(401)).await.unwrap();
     assert_eq!(
         peer.recv().await,
-        r#"4{"id":7,"type":1,"data":[{"status":401}]}"#
+        r#"4{"id":7,"type":1,"data":[{"status":401,"headers":{},"body":null}]}"#
     );
+
+    // An acknowledgement that is not a response object still ends the wait.
+    let h = handle.clone();
+    let third = tokio::spawn(async move { h.request(request("/c")).await });
+    assert!(peer.recv().await.ends_with(r#""id":3}"#));
+    peer.send(r#"4{"id":3,"type":1,"data":["nonsense"]}"#).await;
+    assert_eq!(third.await.unwrap().unwrap(), None);
 }
 
 #[tokio::test]
@@ -170,7 +199,7 @@ async fn server_close_and_transport_end() {
     let (mut peer, handle, _events, task) = start(Role::Client, SLOW);
     peer.send("4\"primus::server::close\"").await;
     assert_eq!(task.await.unwrap(), End::ServerClose);
-    assert!(handle.request("x", vec![]).await.is_err());
+    assert!(handle.request(request("/x")).await.is_err());
 
     let (peer, _handle, _events, task) = start(Role::Client, SLOW);
     drop(peer);
@@ -183,6 +212,18 @@ async fn garbage_is_ignored() {
     for junk in ["", "9", "4{", "4{\"type\":5,\"data\":[]}", "4[1,2]"] {
         peer.send(junk).await;
     }
+    peer.send(r#"4{"type":0,"data":["notification",{"message":"hi"}]}"#)
+        .await;
     peer.send(r#"4{"type":0,"data":["identify","tok"]}"#).await;
-    assert_eq!(events.recv().await.unwrap().args, vec![json!("tok")]);
+    assert_eq!(
+        events.recv().await.unwrap().event,
+        Event::Notification(Notification {
+            level: None,
+            message: Some("hi".into())
+        })
+    );
+    assert_eq!(
+        events.recv().await.unwrap().event,
+        Event::Identify(Identify::Token("tok".into()))
+    );
 }

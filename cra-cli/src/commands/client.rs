@@ -143,6 +143,10 @@ impl ClientArgs {
                 external_id: self.cr_external_id.clone(),
             },
             cr_credentials: self.cr_credentials.clone(),
+            registry_types: cra_core::RegistryKind::ALL
+                .iter()
+                .map(|kind| kind.as_str().to_owned())
+                .collect(),
             accept: self.accept.clone(),
             validation_url: self.validation_url.clone(),
             validation_authorization: self.validation_authorization.clone(),
