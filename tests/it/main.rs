@@ -2,6 +2,7 @@
 mod agent;
 mod broker;
 mod cli;
+mod deploy;
 mod registries;
 mod sbom;
 mod scan;

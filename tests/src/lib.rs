@@ -6,4 +6,5 @@ pub mod broker;
 pub mod image;
 pub mod logs;
 pub mod osv;
+pub mod process;
 pub mod registry;
