@@ -12,17 +12,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The `cra` binary: `CRA_BIN`, else the one cargo built next to this test binary
-/// (`cargo build -p cra-cli`); `None`, with a message, when there is none.
+/// (`cra`, or the tests' own `cra-it`); `None`, with a message, when there is none.
 #[allow(clippy::print_stderr)]
 pub fn cra_binary() -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("CRA_BIN") {
         return Some(PathBuf::from(bin));
     }
-    // The test binary is target/<profile>/deps/it-<hash>; cargo puts binaries in target/<profile>.
-    let bin = std::env::current_exe()
+    // The test binary is target/<profile>/deps/it-<hash>; cargo puts binaries in target/<profile>:
+    // `cra` when cra-cli was built, and always `cra-it`, the same program built for the tests.
+    let dir = std::env::current_exe()
         .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("cra")))
-        .filter(|bin| bin.is_file());
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()));
+    let bin = dir.and_then(|dir| {
+        ["cra", "cra-it"]
+            .into_iter()
+            .map(|name| dir.join(name))
+            .find(|bin| bin.is_file())
+    });
     if bin.is_none() {
         // A skipped process test must say so in the test output.
         eprintln!("skipping: no cra binary next to the tests (run `cargo build -p cra-cli` or set CRA_BIN)");
