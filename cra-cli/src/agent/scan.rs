@@ -391,7 +391,8 @@ mod tests {
         assert_eq!(
             body,
             json!({"jobId": "j1", "image": "team/app:1", "status": "success",
-                   "imageDigest": "sha256:x", "scanResults": [{"identity": {"type": "deb"}}]})
+                   "imageDigest": "sha256:x", "scanResults": [{"target": {"image": "docker-image|x"},
+                   "identity": {"type": "deb"}, "facts": []}]})
         );
         assert!(ok.header.success);
         assert_eq!(ok.header.route, ResultRoute::V2);

@@ -112,11 +112,8 @@ async fn a_flood_of_invented_methods_does_not_grow_metrics() {
     assert!(invented.is_empty(), "{invented:?}");
     // One `other` series per status is all the flood may add.
     assert!(after.len() < before + 400, "{after}");
-    // Other tests share this process: the bound is loose, the exposition bound above is exact.
-    assert!(
-        rss_after < rss_before + 64 * 1024,
-        "{rss_before} -> {rss_after} KiB"
-    );
+    // Other tests share this process, so its RSS is reported above but not asserted here:
+    // the exposition bound is the exact check, and benches/agent_rss.sh measures memory.
     agent.stop().await;
 }
 
