@@ -12,19 +12,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The `cra` binary: `CRA_BIN`, else the one cargo built next to this test binary
-/// (`cra`, or the tests' own `cra-it`); `None`, with a message, when there is none.
+/// (the tests' own `cra-it`, else `cra`); `None`, with a message, when there is none.
 #[allow(clippy::print_stderr)]
 pub fn cra_binary() -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("CRA_BIN") {
         return Some(PathBuf::from(bin));
     }
     // The test binary is target/<profile>/deps/it-<hash>; cargo puts binaries in target/<profile>:
-    // `cra` when cra-cli was built, and always `cra-it`, the same program built for the tests.
+    // `cra-it`, the same program as `cra`, built afresh with the tests (a `cra` there may be stale).
     let dir = std::env::current_exe()
         .ok()
         .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()));
     let bin = dir.and_then(|dir| {
-        ["cra", "cra-it"]
+        ["cra-it", "cra"]
             .into_iter()
             .map(|name| dir.join(name))
             .find(|bin| bin.is_file())
