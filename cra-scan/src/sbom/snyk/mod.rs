@@ -4,7 +4,7 @@
 //!   `apk`, `rpm`, or `linux` when there is no package database); package names follow the
 //!   plugin: deb `<source>/<package>` when a source is known, apk `<origin>/<package>`, rpm the
 //!   bare name.
-//! - Application results are grouped as [`apps`] describes; each has a `depGraph` rooted at the
+//! - Application results are grouped as `apps` describes; each has a `depGraph` rooted at the
 //!   application, except Maven results, which carry a `jarFingerprints` fact as the plugin sends
 //!   (each jar's path, SHA-1 and coordinates; artifacts shaded into a jar as its dependencies).
 //! - Every result carries the image facts: `imageId`, `imageLayers`, `rootFs`, `imageNames`
@@ -12,7 +12,7 @@
 //!   result also `imageCreationTime`, `imageOsReleasePrettyName` and `pluginWarnings`.
 //! - Graph edges come from the dependencies the analyzers recorded (dpkg `Depends`, apk `D`,
 //!   `Requires-Dist`, package.json `dependencies` …), resolved within the same target; see
-//!   [`dep_graph`] for how the graph stays valid.
+//!   `dep_graph` for how the graph stays valid.
 
 mod apps;
 mod dep_graph;
