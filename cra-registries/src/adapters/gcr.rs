@@ -86,7 +86,7 @@ impl Vendor for Google {
             let uploaded = image
                 .time_uploaded_ms
                 .and_then(|ms| ms.parse::<i64>().ok())
-                .map(rfc3339_from_millis);
+                .and_then(rfc3339_from_millis);
             for tag in image.tag {
                 by_tag.insert(tag, (digest.clone(), uploaded.clone()));
             }

@@ -101,7 +101,7 @@ impl Vendor for Quay {
                     digest: t.manifest_digest.and_then(|d| d.parse().ok()),
                     last_pushed: t
                         .start_ts
-                        .map(|s| rfc3339_from_millis(s.saturating_mul(1000))),
+                        .and_then(|s| rfc3339_from_millis(s.saturating_mul(1000))),
                 })
                 .collect(),
             next: body.has_additional.then(|| (number + 1).to_string()),

@@ -203,27 +203,12 @@ pub(crate) fn page_number(cursor: Option<&str>) -> Result<u32> {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time in milliseconds.
-pub(crate) fn rfc3339_from_millis(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time in milliseconds; `None` when it is outside the calendar's
+/// range (a vendor's value is untrusted).
+pub(crate) fn rfc3339_from_millis(ms: i64) -> Option<String> {
+    let when = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok()?;
+    when.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 #[cfg(test)]
@@ -273,11 +258,10 @@ mod tests {
 
     #[test]
     fn formats_epoch_millis() {
-        assert_eq!(rfc3339_from_millis(0), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339_from_millis(1_760_000_100_000),
-            "2025-10-09T08:55:00Z"
-        );
-        assert_eq!(rfc3339_from_millis(951_782_400_000), "2000-02-29T00:00:00Z");
+        let f = |ms| rfc3339_from_millis(ms).unwrap_or_default();
+        assert_eq!(f(0), "1970-01-01T00:00:00Z");
+        assert_eq!(f(1_760_000_100_999), "2025-10-09T08:55:00Z");
+        assert_eq!(f(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_from_millis(i64::MAX), None);
     }
 }
