@@ -9,12 +9,14 @@
 //! | 4 | the registry refused the credentials (unauthorized or forbidden) |
 //! | 5 | the registry could not be reached, failed or asked to slow down |
 //! | 6 | the image or archive is invalid (malformed, corrupt layer, digest mismatch) |
+//! | 7 | `--fail-on`: the scan worked and the image fails the severity or grade gate |
 
 use std::process::ExitCode;
 
 use cra_core::reference::ReferenceError;
 use cra_core::UnknownKind;
 use cra_core::{ErrorKind, RegistryError};
+use cra_scan::vulns::policy::GateFailed;
 use cra_scan::ScanError;
 
 use crate::commands::scan::output::OutputError;
@@ -37,6 +39,8 @@ pub enum Status {
     Unreachable = 5,
     /// 6: the image or archive is malformed.
     InvalidImage = 6,
+    /// 7: the image fails the `--fail-on` gate.
+    GateFailed = 7,
 }
 
 /// The table of exit codes, for `--help`.
@@ -48,7 +52,8 @@ Exit status:
   3  image, tag, repository or archive not found
   4  the registry refused the credentials
   5  the registry could not be reached, failed or asked to slow down
-  6  invalid image or archive (malformed, corrupt layer, digest mismatch)";
+  6  invalid image or archive (malformed, corrupt layer, digest mismatch)
+  7  --fail-on: the image has a finding of that severity, or that grade or worse";
 
 impl Status {
     /// The status for a failed command: the outermost error in the chain that says one.
@@ -56,7 +61,9 @@ impl Status {
         error
             .chain()
             .find_map(|cause| {
-                if let Some(e) = cause.downcast_ref::<ScanError>() {
+                if cause.is::<GateFailed>() {
+                    Some(Status::GateFailed)
+                } else if let Some(e) = cause.downcast_ref::<ScanError>() {
                     scan_status(e)
                 } else if let Some(e) = cause.downcast_ref::<RegistryError>() {
                     Some(registry_status(e.kind()))
@@ -158,8 +165,18 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_gate_is_its_own_status() {
+        let gate = GateFailed::Severity {
+            min: cra_scan::vulns::severity::Severity::High,
+            count: 2,
+        };
+        assert_eq!(status(gate), Status::GateFailed);
+        assert_eq!(Status::GateFailed as u8, 7);
+    }
+
+    #[test]
     fn help_lists_every_status() {
-        for code in 0..=6 {
+        for code in 0..=7 {
             assert!(HELP.contains(&format!("\n  {code}  ")), "{code}");
         }
     }

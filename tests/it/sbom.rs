@@ -199,7 +199,7 @@ fn schema(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
-fn assert_valid(validator: &jsonschema::Validator, doc: &Value) {
+pub(crate) fn assert_valid(validator: &jsonschema::Validator, doc: &Value) {
     let errors: Vec<String> = validator
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -207,7 +207,7 @@ fn assert_valid(validator: &jsonschema::Validator, doc: &Value) {
     assert!(errors.is_empty(), "schema violations: {errors:#?}");
 }
 
-fn cyclonedx_validator() -> jsonschema::Validator {
+pub(crate) fn cyclonedx_validator() -> jsonschema::Validator {
     let registry = jsonschema::Registry::new()
         .add(
             "http://cyclonedx.org/schema/spdx.schema.json",

@@ -271,6 +271,20 @@ async fn download(
     Ok(Some(tmp))
 }
 
+/// Matches a scan against the database in `dir`, grading at the current time.
+pub fn match_report(
+    dir: &DbDir,
+    report: &cra_scan::ScanReport,
+) -> anyhow::Result<cra_scan::vulns::VulnReport> {
+    let dir = dir.resolve()?;
+    let db = Database::open(&dir)?;
+    Ok(cra_scan::vulns::match_inventory(
+        &db,
+        &report.inventory,
+        time::OffsetDateTime::now_utc(),
+    )?)
+}
+
 fn status(args: StatusArgs) -> anyhow::Result<()> {
     let dir = args.dir.resolve()?;
     let db = Database::open(&dir)?;

@@ -29,7 +29,7 @@ use crate::pipeline::ScanReport;
 /// A CycloneDX 1.6 BOM (the parts this writer fills).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Bom {
+pub(crate) struct Bom {
     #[serde(rename = "$schema")]
     schema: &'static str,
     bom_format: &'static str,
@@ -144,13 +144,18 @@ struct Dependency {
 
 /// Writes the report as CycloneDX 1.6 JSON.
 pub(crate) fn render(report: &ScanReport, out: &mut dyn Write) -> Result<(), ScanError> {
-    let bom = bom(report, &utc_now(), &uuid::Uuid::new_v4().to_string());
+    let bom = bom_now(report);
     serde_json::to_writer_pretty(&mut *out, &bom).map_err(|e| ScanError::Output(e.into()))?;
     writeln!(out).map_err(ScanError::Output)
 }
 
+/// Builds the BOM, stamped now with a fresh serial number.
+pub(crate) fn bom_now(report: &ScanReport) -> Bom {
+    bom(report, &utc_now(), &uuid::Uuid::new_v4().to_string())
+}
+
 /// Builds the BOM for a fixed timestamp and serial number.
-pub(super) fn bom(report: &ScanReport, timestamp: &str, serial: &str) -> Bom {
+pub(crate) fn bom(report: &ScanReport, timestamp: &str, serial: &str) -> Bom {
     let image = &report.image;
     let inv = &report.inventory;
     let reference = ImageRef::of(report);
@@ -277,7 +282,7 @@ fn component(pkg: &Package, bom_ref: &str) -> Component {
 }
 
 /// Unique `bom-ref`s: the purl, `#<n>` appended for repeats, `package-<n>` without a purl.
-fn bom_refs(packages: &[Package]) -> Vec<String> {
+pub(crate) fn bom_refs(packages: &[Package]) -> Vec<String> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     packages
         .iter()

@@ -7,7 +7,7 @@
 //! Each format lives in its own file with `pub(crate) fn render(report, out)`; [`render`] only
 //! dispatches.
 
-mod cyclonedx;
+pub(crate) mod cyclonedx;
 mod license;
 mod shared;
 pub mod snyk;
@@ -35,6 +35,8 @@ pub enum Format {
     CycloneDx,
     /// SPDX 2.3 JSON.
     Spdx,
+    /// SARIF 2.1.0: the vulnerability findings for code-scanning UIs (none without `--vulns`).
+    Sarif,
 }
 
 impl Format {
@@ -45,6 +47,7 @@ impl Format {
             Format::Table => "table",
             Format::CycloneDx => "cyclonedx",
             Format::Spdx => "spdx",
+            Format::Sarif => "sarif",
         }
     }
 }
@@ -57,7 +60,7 @@ impl fmt::Display for Format {
 
 /// The name is not a known format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format {0:?}; expected table, json, cyclonedx or spdx")]
+#[error("unknown format {0:?}; expected table, json, cyclonedx, spdx or sarif")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -69,6 +72,7 @@ impl FromStr for Format {
             "table" => Ok(Format::Table),
             "cyclonedx" | "cdx" => Ok(Format::CycloneDx),
             "spdx" => Ok(Format::Spdx),
+            "sarif" => Ok(Format::Sarif),
             _ => Err(UnknownFormat(s.to_owned())),
         }
     }
@@ -85,6 +89,7 @@ pub fn render(report: &ScanReport, format: Format, out: &mut dyn Write) -> Resul
         Format::Table => table::render(report, out),
         Format::CycloneDx => cyclonedx::render(report, out),
         Format::Spdx => spdx::render(report, out),
+        Format::Sarif => crate::vulns::output::sarif::render(report, None, out),
     }
 }
 
@@ -94,7 +99,13 @@ mod tests {
 
     #[test]
     fn formats_parse_and_print() {
-        for f in [Format::Json, Format::Table, Format::CycloneDx, Format::Spdx] {
+        for f in [
+            Format::Json,
+            Format::Table,
+            Format::CycloneDx,
+            Format::Spdx,
+            Format::Sarif,
+        ] {
             assert_eq!(f.as_str().parse::<Format>().unwrap(), f);
         }
         assert!("xml".parse::<Format>().is_err());

@@ -287,15 +287,17 @@ fn finding(
     }
 }
 
-/// The image's grade and the finding that sets it.
+/// The image's grade and the finding that sets it: of those that give the worst grade, the
+/// oldest (an unknown date counts as oldest).
 pub fn grade(findings: &[Finding], now: time::OffsetDateTime) -> (Grade, Option<String>) {
-    let mut worst = (Grade::A, None);
+    let mut worst: (Grade, i64, Option<String>) = (Grade::A, i64::MIN, None);
     for f in findings {
         let age = f.published.as_deref().and_then(|p| age_days(p, now));
         let g = Grade::of(f.rating.severity, age);
-        if g > worst.0 {
-            worst = (g, Some(f.id.clone()));
+        let age_key = age.unwrap_or(i64::MAX);
+        if g > Grade::A && (g, age_key) > (worst.0, worst.1) {
+            worst = (g, age_key, Some(f.id.clone()));
         }
     }
-    worst
+    (worst.0, worst.2)
 }

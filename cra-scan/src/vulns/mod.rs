@@ -14,6 +14,8 @@ pub mod db;
 pub mod grade;
 pub mod matcher;
 pub mod osv;
+pub mod output;
+pub mod policy;
 pub mod range;
 pub mod severity;
 pub mod target;

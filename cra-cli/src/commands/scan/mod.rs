@@ -17,10 +17,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use cra_core::{Platform, Reference};
 use cra_scan::analyzers::AnalyzerId;
-use cra_scan::sbom;
+use cra_scan::sbom::{self, Format};
+use cra_scan::vulns::policy::FailOn;
+use cra_scan::vulns::VulnReport;
 use cra_scan::{ImageSource, Progress, ScanOptions, ScanReport, Scanner};
 
-use self::output::{Output, OutputArg};
+use self::output::{Output, OutputArg, OutputError};
+use super::db::DbDir;
 use crate::credentials::{CredentialArgs, DockerConfig, Login, ProcessEnv};
 
 /// Arguments of `cra scan`.
@@ -36,7 +39,8 @@ pub struct Args {
     #[arg(long, default_value = "linux/amd64")]
     pub platform: Platform,
     /// An output format, optionally with its file; repeat for several outputs. Formats: table,
-    /// json (the snyk scan result), cyclonedx-json (cyclonedx, cdx), spdx-json (spdx).
+    /// json (the snyk scan result), cyclonedx-json (cyclonedx, cdx), spdx-json (spdx), and
+    /// sarif with --vulns.
     #[arg(short = 'f', long = "format", value_name = "FORMAT[=FILE]", value_parser = output::parse_output)]
     pub formats: Vec<Output>,
     /// The file of the format given without one (default: stdout); a format name here is read
@@ -55,6 +59,17 @@ pub struct Args {
     /// How many layers to fetch and walk at once.
     #[arg(long, default_value_t = 3)]
     pub layer_concurrency: usize,
+    /// Match the packages against the local vulnerability database (see `cra db update`):
+    /// the table and json list the findings, cyclonedx-json adds its `vulnerabilities`.
+    #[arg(long)]
+    pub vulns: bool,
+    /// With --vulns: exit with status 7 on a finding at least this severe (low, medium, high,
+    /// critical), or on this grade or a worse one (A–F); the reports are written first.
+    #[arg(long, requires = "vulns", value_name = "SEVERITY|GRADE")]
+    pub fail_on: Option<FailOn>,
+    /// The vulnerability database.
+    #[command(flatten)]
+    pub db: DbDir,
     /// Draw no progress bar (set by the global `--quiet`).
     #[arg(skip)]
     pub quiet: bool,
@@ -104,6 +119,9 @@ const LOCAL_TRANSPORTS: [&str; 3] = ["oci:", "oci-archive:", "docker-archive:"];
 /// Runs `cra scan`.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let outputs = output::plan(&args.formats, args.output.as_ref())?;
+    if !args.vulns && outputs.iter().any(|o| o.format == Format::Sarif) {
+        return Err(OutputError::NeedsVulns(Format::Sarif.to_string()).into());
+    }
     let source = source(&args).await?;
     let mut defaults = ScanOptions::default();
     if let Some(max) = args.max_unpacked_size {
@@ -121,26 +139,38 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let result = scanner.scan(&source, progress.clone()).await;
     drop(progress);
     let report = result.with_context(|| format!("cannot scan {}", args.image))?;
+    let vulns = if args.vulns {
+        Some(super::db::match_report(&args.db, &report)?)
+    } else {
+        None
+    };
     for output in &outputs {
-        write(&report, output)?;
+        write(&report, vulns.as_ref(), output)?;
+    }
+    if let (Some(vulns), Some(gate)) = (&vulns, args.fail_on) {
+        gate.check(vulns)?;
     }
     Ok(())
 }
 
-/// Renders `report` to one output.
-fn write(report: &ScanReport, output: &Output) -> anyhow::Result<()> {
+/// Renders `report`, with its findings when there are any, to one output.
+fn write(report: &ScanReport, vulns: Option<&VulnReport>, output: &Output) -> anyhow::Result<()> {
+    let render = |out: &mut dyn Write| match vulns {
+        Some(v) => cra_scan::vulns::output::render(report, v, output.format, out),
+        None => sbom::render(report, output.format, out),
+    };
     match &output.file {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
-            sbom::render(report, output.format, &mut out)?;
+            render(&mut out)?;
             out.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            sbom::render(report, output.format, &mut out)?;
+            render(&mut out)?;
             out.flush().context("cannot write the report")?;
         }
     }

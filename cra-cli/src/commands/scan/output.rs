@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use cra_scan::sbom::Format;
 
 /// The names of each produced format, the canonical one first.
-const NAMES: [(Format, &[&str]); 4] = [
+const NAMES: [(Format, &[&str]); 5] = [
     (Format::Table, &["table", "syft-table"]),
     (Format::Json, &["json", "snyk", "snyk-json"]),
     (
@@ -23,10 +23,11 @@ const NAMES: [(Format, &[&str]); 4] = [
         &["cyclonedx", "cyclonedx-json", "cdx", "cdx-json"],
     ),
     (Format::Spdx, &["spdx", "spdx-json"]),
+    (Format::Sarif, &["sarif"]),
 ];
 
 /// Formats syft or trivy write and cra does not.
-const NOT_PRODUCED: [&str; 12] = [
+const NOT_PRODUCED: [&str; 11] = [
     "syft-json",
     "syft-text",
     "text",
@@ -36,12 +37,12 @@ const NOT_PRODUCED: [&str; 12] = [
     "spdx-tv",
     "github",
     "github-json",
-    "sarif",
     "template",
     "purls",
 ];
 
-const PRODUCED: &str = "table, json (the snyk scan result), cyclonedx-json, spdx-json";
+const PRODUCED: &str =
+    "table, json (the snyk scan result), cyclonedx-json, spdx-json, sarif (with --vulns)";
 
 /// Why the outputs asked for cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +69,9 @@ pub enum OutputError {
     /// Two outputs to the same file.
     #[error("two formats would be written to {0}")]
     SameFile(String),
+    /// A format that only lists vulnerability findings, without `--vulns`.
+    #[error("{0} lists vulnerability findings: add --vulns")]
+    NeedsVulns(String),
 }
 
 /// One output: a format and its file (`None` for stdout).
@@ -196,6 +200,7 @@ mod tests {
             ("json", Format::Json),
             ("table", Format::Table),
             ("syft-table", Format::Table),
+            ("SARIF", Format::Sarif),
         ] {
             assert_eq!(parse_format(name), Ok(format), "{name}");
         }
