@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | any other failure |
 //! | 2 | usage: bad flags, arguments, image reference, format or credentials |
-//! | 3 | the image, tag, repository or archive was not found |
+//! | 3 | the image, tag, repository, archive or requested platform was not found |
 //! | 4 | the registry refused the credentials (unauthorized or forbidden) |
 //! | 5 | the registry could not be reached, failed or asked to slow down |
 //! | 6 | the image or archive is invalid (malformed, corrupt layer, digest mismatch) |
@@ -49,7 +49,7 @@ Exit status:
   0  success
   1  any other failure
   2  usage: bad flags, arguments, image reference, format or credentials
-  3  image, tag, repository or archive not found
+  3  image, tag, repository, archive or requested platform not found
   4  the registry refused the credentials
   5  the registry could not be reached, failed or asked to slow down
   6  invalid image or archive (malformed, corrupt layer, digest mismatch)
@@ -105,7 +105,7 @@ fn registry_status(kind: ErrorKind) -> Status {
 fn scan_status(error: &ScanError) -> Option<Status> {
     Some(match error {
         ScanError::Registry { source, .. } => registry_status(source.kind()),
-        ScanError::NotFound { .. } => Status::NotFound,
+        ScanError::NotFound { .. } | ScanError::PlatformUnavailable { .. } => Status::NotFound,
         ScanError::DigestMismatch { .. }
         | ScanError::SizeMismatch { .. }
         | ScanError::Layer { .. }

@@ -175,7 +175,8 @@ impl Platform {
         format!("{}/{}", self.os, self.architecture)
     }
 
-    fn of_descriptor(d: &Descriptor) -> Option<Platform> {
+    /// The platform an index entry declares, normalised; `None` when it declares none.
+    pub fn of_descriptor(d: &Descriptor) -> Option<Platform> {
         d.platform().as_ref().map(|p| {
             Platform::new(
                 &p.os().to_string(),
@@ -224,7 +225,10 @@ impl fmt::Display for Platform {
 
 const ATTESTATION_ANNOTATION: &str = "vnd.docker.reference.type";
 
-fn is_attestation(d: &Descriptor) -> bool {
+/// Whether an index entry is an attestation manifest (BuildKit's provenance and SBOM
+/// attachments: annotated `vnd.docker.reference.type: attestation-manifest`, platform
+/// `unknown/unknown`), which is never an image to scan nor one of the image's platforms.
+pub fn is_attestation(d: &Descriptor) -> bool {
     let annotated = d
         .annotations()
         .as_ref()

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use cra_core::{Digest, ErrorKind, RegistryError};
+use cra_core::{Digest, ErrorKind, Platform, RegistryError};
 
 use crate::layer::LayerError;
 
@@ -97,6 +97,19 @@ pub enum ScanError {
         /// What is missing.
         what: String,
     },
+    /// The image is not of the platform that was asked for: an index without it (or with
+    /// several others when none was asked for), or a single-platform image of another one when a
+    /// platform was required.
+    #[error(
+        "the image has no platform {requested}; available: {}",
+        platform_list(available)
+    )]
+    PlatformUnavailable {
+        /// The platform asked for.
+        requested: Platform,
+        /// The platforms the image has (attestations not counted).
+        available: Vec<Platform>,
+    },
     /// The image source string is not one of the local transports.
     #[error("invalid image source {input:?}: {reason}")]
     InvalidSource {
@@ -120,6 +133,14 @@ pub enum ScanError {
     /// A scan task panicked or was cancelled.
     #[error("a scan task failed")]
     Task(#[source] tokio::task::JoinError),
+}
+
+fn platform_list(platforms: &[Platform]) -> String {
+    if platforms.is_empty() {
+        return "none".to_owned();
+    }
+    let names: Vec<String> = platforms.iter().map(Platform::to_string).collect();
+    names.join(", ")
 }
 
 impl ScanError {

@@ -40,7 +40,11 @@ impl Inventory {
                         .map(|w| format!("layer {}: {w}", file.layer_index)),
                 );
                 for mut pkg in findings.packages {
-                    pkg.location.path.clone_from(&path);
+                    // An analyzer may locate a package inside the file (a jar nested in
+                    // `path` is `path!/inner.jar`); that finer location is kept.
+                    if !within(&pkg.location.path, &path) {
+                        pkg.location.path.clone_from(&path);
+                    }
                     pkg.location.layer_index = file.layer_index;
                     pkg.location.diff_id = layer.and_then(|l| l.diff_id.clone());
                     pkg.location.layer_digest = layer.map(|l| l.digest.clone());
@@ -59,6 +63,13 @@ impl Inventory {
             warnings,
         }
     }
+}
+
+/// Whether `location` is the file `path` itself or an archive member inside it.
+fn within(location: &str, path: &str) -> bool {
+    location
+        .strip_prefix(path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("!/"))
 }
 
 fn choose_os(mut findings: Vec<OsFinding>) -> Option<OsRelease> {
@@ -154,6 +165,77 @@ mod tests {
         .unwrap();
         assert_eq!(os.version_id.as_deref(), Some("3.20.0"));
         assert_eq!(choose_os(vec![]), None);
+    }
+
+    #[test]
+    fn each_package_keeps_its_own_location() {
+        use crate::analyzers::{AnalyzerId, Findings};
+        use crate::layer::AnalyzedFile;
+        use crate::merge::MergedFile;
+        use cra_core::Ecosystem;
+
+        let pkg = |name: &str, path: &str| {
+            crate::purl::new_package(Ecosystem::Maven, name, "1", String::new(), path)
+        };
+        let file = |layer_index: usize, packages: Vec<Package>| MergedFile {
+            layer_index,
+            analyzed: vec![AnalyzedFile {
+                analyzer: AnalyzerId::Java,
+                findings: Findings {
+                    packages,
+                    ..Findings::default()
+                },
+            }],
+        };
+        let mut merged = Merged::default();
+        merged.files.insert(
+            "/srv/app.war".into(),
+            file(
+                1,
+                vec![
+                    pkg("app", "/srv/app.war"),
+                    pkg("inner", "/srv/app.war!/WEB-INF/lib/inner.jar"),
+                    pkg(
+                        "deeper",
+                        "/srv/app.war!/WEB-INF/lib/inner.jar!/lib/deep.jar",
+                    ),
+                    // Not inside this file: the merged path wins.
+                    pkg("stray", "/srv/app.war2"),
+                    pkg("unset", ""),
+                ],
+            ),
+        );
+        merged.files.insert(
+            "/srv/lib/other.jar".into(),
+            file(0, vec![pkg("other", "/x")]),
+        );
+        let inv = Inventory::from_merged(merged, &[]);
+        let located: Vec<(&str, &str, usize)> = inv
+            .packages
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.location.path.as_str(),
+                    p.location.layer_index,
+                )
+            })
+            .collect();
+        assert_eq!(
+            located,
+            [
+                ("app", "/srv/app.war", 1),
+                ("inner", "/srv/app.war!/WEB-INF/lib/inner.jar", 1),
+                (
+                    "deeper",
+                    "/srv/app.war!/WEB-INF/lib/inner.jar!/lib/deep.jar",
+                    1
+                ),
+                ("stray", "/srv/app.war", 1),
+                ("unset", "/srv/app.war", 1),
+                ("other", "/srv/lib/other.jar", 0),
+            ]
+        );
     }
 
     #[test]

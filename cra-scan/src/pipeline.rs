@@ -31,7 +31,14 @@ pub const DEFAULT_MAX_UNPACKED_SIZE: u64 = 64 * 1024 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// The platform to pick from a multi-platform image.
+    ///
+    /// An image that has only another platform is scanned anyway, with a warning in the
+    /// inventory, unless [`ScanOptions::require_platform`] is set.
     pub platform: Platform,
+    /// Refuse an image that is not of [`ScanOptions::platform`]
+    /// ([`ScanError::PlatformUnavailable`]) instead of scanning its only platform; set when the
+    /// platform was asked for explicitly.
+    pub require_platform: bool,
     /// Refuse images whose blobs total more bytes than this (checked against the manifest before
     /// any layer is pulled, and enforced while reading).
     pub max_image_size: Option<u64>,
@@ -47,6 +54,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         Self {
             platform: Platform::default(),
+            require_platform: false,
             max_image_size: None,
             analyzers: None,
             layer_concurrency: 3,
@@ -106,7 +114,7 @@ impl Scanner {
 
     /// Resolves the manifest (selecting the platform) and the config; pulls no layer.
     pub async fn inspect(&self, source: &ImageSource) -> Result<ImageInfo, ScanError> {
-        Ok(source::resolve(source, &self.options.platform).await?.info)
+        Ok(source::resolve(source, &self.wanted()).await?.info)
     }
 
     /// Scans an image.
@@ -116,8 +124,9 @@ impl Scanner {
         progress: Option<Arc<dyn Progress>>,
     ) -> Result<ScanReport, ScanError> {
         let analyzers = self.analyzers();
-        let resolved = source::resolve(source, &self.options.platform).await?;
+        let resolved = source::resolve(source, &self.wanted()).await?;
         let image = resolved.info;
+        let image_warnings = resolved.warnings;
         if let Some(limit) = self.options.max_image_size {
             if image.total_size > limit {
                 return Err(ScanError::ImageTooLarge {
@@ -166,8 +175,16 @@ impl Scanner {
                 .try_collect()
                 .await?
         };
-        let inventory = Inventory::from_merged(merge::merge(findings), &image.layers);
+        let mut inventory = Inventory::from_merged(merge::merge(findings), &image.layers);
+        inventory.warnings.splice(0..0, image_warnings);
         Ok(ScanReport { image, inventory })
+    }
+
+    fn wanted(&self) -> source::Wanted {
+        source::Wanted {
+            platform: self.options.platform.clone(),
+            required: self.options.require_platform,
+        }
     }
 
     fn analyzers(&self) -> Vec<Arc<dyn Analyzer>> {

@@ -3,6 +3,7 @@ mod agent;
 mod broker;
 mod cli;
 mod deploy;
+mod jars;
 mod registries;
 mod sbom;
 mod scan;

@@ -344,27 +344,41 @@ pub fn write_oci_archive(path: &Path, images: &[(&Image, Option<&str>)]) {
 /// Writes a legacy `docker save` archive: uncompressed `<id>/layer.tar` files and
 /// `manifest.json` last; a repeated layer is stored once and linked.
 pub fn write_docker_archive(path: &Path, image: &Image, repo_tag: &str) {
+    write_docker_archive_of(path, &[(image, repo_tag)]);
+}
+
+/// Writes a legacy `docker save` archive of several images (`docker save a b`), one
+/// `manifest.json` entry each, in order.
+pub fn write_docker_archive_of(path: &Path, images: &[(&Image, &str)]) {
     let mut entries = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    for (i, layer) in image.layers.iter().enumerate() {
-        let id = layer.diff_id().hex().to_owned();
-        let name = format!("{id}/layer.tar");
-        if names.contains(&name) {
-            let alias = format!("{i:064x}/layer.tar");
-            entries.push(Entry::Symlink(alias.clone(), format!("../{id}/layer.tar")));
-            names.push(alias);
-            continue;
+    let mut stored: Vec<String> = Vec::new();
+    let mut manifest = Vec::new();
+    for (image, repo_tag) in images {
+        let mut names: Vec<String> = Vec::new();
+        for (i, layer) in image.layers.iter().enumerate() {
+            let id = layer.diff_id().hex().to_owned();
+            let name = format!("{id}/layer.tar");
+            if names.contains(&name) {
+                let alias = format!("{i:064x}/layer.tar");
+                entries.push(Entry::Symlink(alias.clone(), format!("../{id}/layer.tar")));
+                names.push(alias);
+                continue;
+            }
+            names.push(name.clone());
+            if stored.contains(&name) {
+                continue;
+            }
+            entries.push(Entry::Dir(format!("{id}/")));
+            entries.push(Entry::File(name.clone(), layer.tar.clone()));
+            stored.push(name);
         }
-        entries.push(Entry::Dir(format!("{id}/")));
-        entries.push(Entry::File(name.clone(), layer.tar.clone()));
-        names.push(name);
+        let config_name = format!("{}.json", image.config_digest().hex());
+        entries.push(Entry::File(config_name.clone(), image.config.clone()));
+        manifest.push(serde_json::json!({
+            "Config": config_name, "RepoTags": [repo_tag], "Layers": names,
+        }));
     }
-    let config_name = format!("{}.json", image.config_digest().hex());
-    entries.push(Entry::File(config_name.clone(), image.config.clone()));
-    let manifest = serde_json::to_vec(&serde_json::json!([{
-        "Config": config_name, "RepoTags": [repo_tag], "Layers": names,
-    }]))
-    .expect("manifest json");
+    let manifest = serde_json::to_vec(&manifest).expect("manifest json");
     entries.push(Entry::File("manifest.json".into(), manifest));
     std::fs::write(path, tar(&entries)).expect("write docker archive");
 }

@@ -167,6 +167,7 @@ impl ScanEngine {
 
     fn scanner(&self, platform: Option<Platform>) -> cra_scan::Scanner {
         cra_scan::Scanner::new(cra_scan::ScanOptions {
+            require_platform: platform.is_some(),
             platform: platform.unwrap_or_default(),
             max_image_size: Some(self.max_image_size),
             ..cra_scan::ScanOptions::default()
@@ -198,7 +199,9 @@ impl From<cra_scan::ScanError> for EngineError {
             }
             S::Registry { source, .. } => FailureKind::Registry(source.kind()),
             S::ImageTooLarge { .. } | S::UnpackedTooLarge { .. } => FailureKind::TooLarge,
-            S::NotFound { .. } => FailureKind::Registry(ErrorKind::NotFound),
+            S::NotFound { .. } | S::PlatformUnavailable { .. } => {
+                FailureKind::Registry(ErrorKind::NotFound)
+            }
             S::DigestMismatch { .. } => FailureKind::Registry(ErrorKind::DigestMismatch),
             S::SizeMismatch { .. }
             | S::Layer { .. }

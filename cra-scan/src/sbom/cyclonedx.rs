@@ -9,7 +9,9 @@
 //!   namespace: `cra:package:type`, `cra:package:source`, `cra:package:sourceVersion`,
 //!   `cra:package:arch`, `cra:package:osManaged` (`true` for language packages installed by the
 //!   OS package manager, such as Debian's `python3-*` under `dist-packages`),
-//!   `cra:location:path`, `cra:layer:index`, `cra:layer:digest`, `cra:layer:diffId`.
+//!   `cra:version:source` (`file-name` when the version was read from the file name alone, as
+//!   for a jar without metadata), `cra:location:path` (a nested jar as `outer.jar!/inner.jar`),
+//!   `cra:layer:index`, `cra:layer:digest`, `cra:layer:diffId`.
 //! - A license that is a valid SPDX expression is given as an `expression`, anything else as a
 //!   license `name`.
 //! - A jar's SHA-1 is given in `hashes`.
@@ -266,6 +268,9 @@ fn component(pkg: &Package, bom_ref: &str) -> Component {
     }
     if pkg.os_managed {
         props.push(prop("cra:package:osManaged", "true"));
+    }
+    if pkg.version_from_file_name {
+        props.push(prop("cra:version:source", "file-name"));
     }
     props.push(prop("cra:location:path", &pkg.location.path));
     props.push(prop(

@@ -228,6 +228,9 @@ fn package(pkg: &Package, id: &str, refs: &mut LicenseRefs) -> SpdxPackage {
     if pkg.os_managed {
         comment.push_str("; installed by the OS package manager");
     }
+    if pkg.version_from_file_name {
+        comment.push_str("; version taken from the file name");
+    }
     p.comment = Some(comment);
     p
 }

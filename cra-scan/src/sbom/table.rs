@@ -1,4 +1,5 @@
-//! A plain-text report for terminals: the image, its OS, then one package per line.
+//! A plain-text report for terminals: the image, its OS, then one package per line with the
+//! layer and path it was found at (a nested jar as `outer.jar!/inner.jar`).
 //!
 //! Everything that comes from the image (names, versions, the OS name, warnings) is passed through
 //! `cra_core::text::escape_untrusted`, so image content cannot move the cursor, recolour the
@@ -64,13 +65,18 @@ fn write_table(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> 
         .chain([7])
         .max()
         .unwrap_or(7);
-    writeln!(out, "{:name_w$}  {:ver_w$}  TYPE  LAYER", "NAME", "VERSION")?;
+    writeln!(
+        out,
+        "{:name_w$}  {:ver_w$}  TYPE  LAYER  PATH",
+        "NAME", "VERSION"
+    )?;
     for (p, (name, version)) in inv.packages.iter().zip(&rows) {
         writeln!(
             out,
-            "{name:name_w$}  {version:ver_w$}  {:4}  {}",
+            "{name:name_w$}  {version:ver_w$}  {:4}  {:5}  {}",
             p.ecosystem.as_str(),
-            p.location.layer_index
+            p.location.layer_index,
+            esc(&p.location.path)
         )?;
     }
     for w in &inv.warnings {

@@ -4,14 +4,17 @@
 //! Otherwise `manifest.json` names the config and the layer tars, base first; such archives
 //! have no manifest digest, so the image is identified by its config digest, and the layers by
 //! their diff_ids, which are verified as they are read.
+//! The platform is the config's; of an archive holding several images, the one of the wanted
+//! platform is taken (the rules are in `platform.rs`).
 
 use std::path::Path;
 
-use cra_core::{Digest, Platform};
+use cra_core::Digest;
 use serde::Deserialize;
 
-use super::archive;
-use super::{oci_layout, parse_config, ImageInfo, LayerInfo, Resolved};
+use super::archive::{self, Store};
+use super::platform::Wanted;
+use super::{oci_layout, parse_config, ConfigFacts, ImageInfo, LayerInfo, Resolved};
 use crate::error::ScanError;
 
 const LAYER_MEDIA_TYPE: &str = "application/vnd.docker.image.rootfs.diff.tar";
@@ -27,7 +30,7 @@ struct Entry {
 }
 
 /// Resolves a docker-archive.
-pub(crate) fn resolve(path: &Path, platform: &Platform) -> Result<Resolved, ScanError> {
+pub(crate) fn resolve(path: &Path, platform: &Wanted) -> Result<Resolved, ScanError> {
     let store = archive::open(path)?;
     let bad = |reason: String| ScanError::Archive {
         path: path.to_owned(),
@@ -44,20 +47,50 @@ pub(crate) fn resolve(path: &Path, platform: &Platform) -> Result<Resolved, Scan
         .ok_or_else(|| bad("no manifest.json".into()))?;
     let entries: Vec<Entry> = serde_json::from_slice(&manifest_bytes)
         .map_err(|e| ScanError::metadata("manifest.json is malformed", e))?;
-    let entry = match entries.as_slice() {
-        [one] => one,
-        [] => return Err(bad("manifest.json lists no image".into())),
-        many => {
-            return Err(bad(format!(
-                "the archive holds {} images; save one image per archive",
-                many.len()
-            )))
-        }
+    if entries.is_empty() {
+        return Err(bad("manifest.json lists no image".into()));
+    }
+    let mut configs = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let config = store
+            .read_small(&entry.config)?
+            .ok_or_else(|| bad(format!("config {} is missing", entry.config)))?;
+        configs.push((config.clone(), parse_config(&config)?));
+    }
+    let platforms: Vec<_> = configs.iter().map(|(_, f)| f.platform.clone()).collect();
+    let chosen = platform.choose(
+        platforms
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, Some(p.clone())))
+            .collect(),
+    )?;
+    let same = platforms
+        .iter()
+        .filter(|p| **p == platforms[chosen])
+        .count();
+    if same > 1 {
+        return Err(bad(format!(
+            "the archive holds {same} images for {}; save one image per archive",
+            platforms[chosen]
+        )));
+    }
+    let (config, facts) = configs.swap_remove(chosen);
+    image(&store, &manifest_bytes, &entries[chosen], &config, facts)
+}
+
+/// The image of one `manifest.json` entry.
+fn image(
+    store: &Store,
+    manifest_bytes: &[u8],
+    entry: &Entry,
+    config: &[u8],
+    facts: ConfigFacts,
+) -> Result<Resolved, ScanError> {
+    let bad = |reason: String| ScanError::Archive {
+        path: store.path().to_owned(),
+        reason,
     };
-    let config = store
-        .read_small(&entry.config)?
-        .ok_or_else(|| bad(format!("config {} is missing", entry.config)))?;
-    let facts = parse_config(&config)?;
     if facts.diff_ids.len() != entry.layers.len() {
         return Err(ScanError::Metadata {
             reason: format!(
@@ -94,9 +127,9 @@ pub(crate) fn resolve(path: &Path, platform: &Platform) -> Result<Resolved, Scan
     }
     let total_size = config.len() as u64 + layers.iter().map(|l| l.size).sum::<u64>();
     let info = ImageInfo {
-        manifest_digest: Digest::sha256_of(&manifest_bytes),
+        manifest_digest: Digest::sha256_of(manifest_bytes),
         manifest_media_type: "application/json".into(),
-        config_digest: Digest::sha256_of(&config),
+        config_digest: Digest::sha256_of(config),
         platform: facts.platform,
         created: facts.created,
         layers,
@@ -104,8 +137,5 @@ pub(crate) fn resolve(path: &Path, platform: &Platform) -> Result<Resolved, Scan
         total_size,
         config: facts.value,
     };
-    Ok(Resolved {
-        info,
-        layers: sources,
-    })
+    Ok(Resolved::new(info, sources))
 }

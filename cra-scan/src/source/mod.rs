@@ -1,13 +1,14 @@
 //! Where images come from: a registry through the [`cra_core::Registry`] trait, or a local OCI
 //! layout, oci-archive or docker-archive.
 //!
-//! Resolving a source reads the manifest (selecting a platform from an index), the config, and
-//! the list of layers; it pulls no layer.
+//! Resolving a source reads the manifest (selecting a platform from an index, by the rules of
+//! `platform.rs`), the config, and the list of layers; it pulls no layer.
 //! Each layer then becomes a `LayerSource` that the pipeline opens as a blocking reader.
 
 mod archive;
 mod docker_archive;
 mod oci_layout;
+mod platform;
 mod registry;
 mod stream;
 
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 use crate::error::ScanError;
 
+pub(crate) use platform::Wanted;
 pub(crate) use registry::{open_blob, take_failure};
 pub(crate) use stream::for_each_file;
 
@@ -182,13 +184,30 @@ pub(crate) enum LayerSource {
 pub(crate) struct Resolved {
     pub(crate) info: ImageInfo,
     pub(crate) layers: Vec<LayerSource>,
+    /// What the scan should warn about (an image of another platform than the default).
+    pub(crate) warnings: Vec<String>,
 }
 
-/// Resolves a source to its manifest, config and layer locations.
-pub(crate) async fn resolve(
-    source: &ImageSource,
-    platform: &Platform,
-) -> Result<Resolved, ScanError> {
+impl Resolved {
+    pub(crate) fn new(info: ImageInfo, layers: Vec<LayerSource>) -> Resolved {
+        Resolved {
+            info,
+            layers,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Resolves a source to its manifest, config and layer locations, and checks its platform.
+pub(crate) async fn resolve(source: &ImageSource, wanted: &Wanted) -> Result<Resolved, ScanError> {
+    let mut resolved = resolve_transport(source, wanted).await?;
+    if let Some(warning) = wanted.check(&resolved.info.platform)? {
+        resolved.warnings.push(warning);
+    }
+    Ok(resolved)
+}
+
+async fn resolve_transport(source: &ImageSource, platform: &Wanted) -> Result<Resolved, ScanError> {
     match source {
         ImageSource::Registry {
             registry,

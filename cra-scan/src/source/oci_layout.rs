@@ -4,16 +4,20 @@
 //! With a tag the matching entry is taken; without one, a single entry is taken, and several
 //! entries are treated as one multi-platform index.
 //! Index entries whose blobs are absent (a one-platform export of a multi-platform image) are
-//! ignored when selecting a platform.
+//! ignored when selecting a platform, and so are attestation manifests; an entry that states no
+//! platform (`docker save` of several images) is judged by its config's.
 
 use std::path::Path;
 
-use cra_core::manifest::{media_type, select_platform, Manifest};
+use cra_core::manifest::{media_type, Manifest};
 use cra_core::{Digest, Platform};
-use oci_spec::image::{Descriptor, ImageIndex};
+use oci_spec::image::Descriptor;
 
 use super::archive::{self, Store};
-use super::{digest_of, image_info, verify_bytes, LayerSource, Resolved, MAX_INDEX_DEPTH};
+use super::platform::{candidates, Wanted};
+use super::{
+    digest_of, image_info, parse_config, verify_bytes, LayerSource, Resolved, MAX_INDEX_DEPTH,
+};
 use crate::error::ScanError;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -23,7 +27,7 @@ const CONTAINERD_NAME: &str = "io.containerd.image.name";
 pub(crate) fn resolve_dir(
     path: &Path,
     tag: Option<&str>,
-    platform: &Platform,
+    platform: &Wanted,
 ) -> Result<Resolved, ScanError> {
     if !path.join("index.json").is_file() {
         return Err(ScanError::Archive {
@@ -38,7 +42,7 @@ pub(crate) fn resolve_dir(
 pub(crate) fn resolve_archive(
     path: &Path,
     tag: Option<&str>,
-    platform: &Platform,
+    platform: &Wanted,
 ) -> Result<Resolved, ScanError> {
     let store = archive::open(path)?;
     if !store.contains("index.json")? {
@@ -73,7 +77,7 @@ fn annotation<'a>(d: &'a Descriptor, key: &str) -> Option<&'a str> {
 pub(crate) fn resolve_store(
     store: &Store,
     tag: Option<&str>,
-    platform: &Platform,
+    platform: &Wanted,
 ) -> Result<Resolved, ScanError> {
     let bad = |reason: String| ScanError::Archive {
         path: store.path().to_owned(),
@@ -138,28 +142,43 @@ fn names_of(store: &Store, d: &Descriptor, tag: Option<&str>) -> Vec<String> {
 fn select_present(
     store: &Store,
     entries: Vec<Descriptor>,
-    platform: &Platform,
+    platform: &Wanted,
 ) -> Result<Descriptor, ScanError> {
     let mut present = Vec::new();
     for d in entries {
         let digest = digest_of(d.digest())?;
-        if store.locate(&blob_name(&digest))?.is_some() {
+        if store.contains(&blob_name(&digest))? {
             present.push(d);
         }
     }
-    let mut index = ImageIndex::default();
-    index.set_manifests(present);
-    select_platform(&index, platform)
-        .cloned()
-        .map_err(|e| ScanError::NotFound {
-            what: e.message().to_owned(),
-        })
+    let mut found = candidates(&present);
+    if found.len() > 1 {
+        for (d, p) in &mut found {
+            if p.is_none() {
+                *p = config_platform(store, d);
+            }
+        }
+    }
+    platform.choose(found)
+}
+
+/// The platform in the config of the image manifest `d` names; `None` when `d` is an index or
+/// its manifest or config cannot be read (it is then not a candidate for a platform).
+fn config_platform(store: &Store, d: &Descriptor) -> Option<Platform> {
+    let digest = digest_of(d.digest()).ok()?;
+    let bytes = read_blob(store, &digest, "manifest").ok()??;
+    let Manifest::Image(manifest) = Manifest::parse(d.media_type().as_ref(), &bytes).ok()? else {
+        return None;
+    };
+    let config_digest = digest_of(manifest.config().digest()).ok()?;
+    let config = read_blob(store, &config_digest, "config").ok()??;
+    parse_config(&config).ok().map(|facts| facts.platform)
 }
 
 fn resolve_descriptor(
     store: &Store,
     mut d: Descriptor,
-    platform: &Platform,
+    platform: &Wanted,
     names: Vec<String>,
 ) -> Result<Resolved, ScanError> {
     for _ in 0..MAX_INDEX_DEPTH {
@@ -199,7 +218,7 @@ fn resolve_descriptor(
                         }
                     }
                 }
-                return Ok(Resolved { info, layers });
+                return Ok(Resolved::new(info, layers));
             }
         }
     }

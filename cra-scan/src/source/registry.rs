@@ -8,14 +8,15 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use cra_core::manifest::{select_platform, Manifest};
-use cra_core::{Digest, Platform, Reference, Registry, RegistryError};
+use cra_core::manifest::Manifest;
+use cra_core::{Digest, Reference, Registry, RegistryError};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 use tokio_util::task::AbortOnDropHandle;
 
+use super::platform::{candidates, Wanted};
 use super::{digest_of, image_info, LayerSource, Resolved, MAX_INDEX_DEPTH, MAX_METADATA_SIZE};
 use crate::error::ScanError;
 
@@ -26,7 +27,7 @@ const CHANNEL_CHUNKS: usize = 4;
 pub(crate) async fn resolve(
     registry: Arc<dyn Registry>,
     reference: &Reference,
-    platform: &Platform,
+    platform: &Wanted,
 ) -> Result<Resolved, ScanError> {
     let repository = reference.repository().to_owned();
     let mut wanted = reference.manifest_reference();
@@ -46,9 +47,7 @@ pub(crate) async fn resolve(
         })?;
         match parsed {
             Manifest::Index(index) => {
-                let d = select_platform(&index, platform).map_err(|e| ScanError::NotFound {
-                    what: format!("{reference}: {}", e.message()),
-                })?;
+                let d = platform.choose(candidates(index.manifests()))?;
                 wanted = d.digest().to_string();
             }
             Manifest::Image(manifest) => {
@@ -73,7 +72,7 @@ pub(crate) async fn resolve(
                         repository: repository.clone(),
                     })
                     .collect();
-                return Ok(Resolved { info, layers });
+                return Ok(Resolved::new(info, layers));
             }
         }
     }

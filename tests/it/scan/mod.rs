@@ -20,6 +20,7 @@ use cra_tests::registry::{registry_available, Auth, PushedImage, RegistryServer}
 
 mod broken;
 mod command;
+mod platforms;
 mod registry;
 mod transports;
 

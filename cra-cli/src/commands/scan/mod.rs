@@ -35,9 +35,10 @@ pub struct Args {
     /// How to reach and authenticate to the registry.
     #[command(flatten)]
     pub registry: Box<RegistryArgs>,
-    /// The platform to scan in a multi-platform image, os/arch[/variant].
-    #[arg(long, default_value = "linux/amd64")]
-    pub platform: Platform,
+    /// The platform to scan, os/arch[/variant]; an image without it is refused. Without this
+    /// flag linux/amd64 is scanned, or an image's only platform, with a warning.
+    #[arg(long)]
+    pub platform: Option<Platform>,
     /// An output format, optionally with its file; repeat for several outputs. Formats: table,
     /// json (the snyk scan result), cyclonedx-json (cyclonedx, cdx), spdx-json (spdx), and
     /// sarif with --vulns.
@@ -128,7 +129,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         defaults.max_unpacked_size = Some(max);
     }
     let scanner = Scanner::new(ScanOptions {
-        platform: args.platform.clone(),
+        platform: args.platform.clone().unwrap_or_default(),
+        require_platform: args.platform.is_some(),
         max_image_size: args.max_image_size,
         analyzers: args.analyzers.clone(),
         layer_concurrency: args.layer_concurrency,

@@ -254,7 +254,8 @@ fn coordinates(p: &Package) -> JarCoordinates {
     JarCoordinates {
         group_id: group,
         artifact_id: Some(artifact),
-        version: (!p.version.is_empty()).then(|| p.version.clone()),
+        // A version read from the file name alone is a guess, not a coordinate.
+        version: (!p.version.is_empty() && !p.version_from_file_name).then(|| p.version.clone()),
     }
 }
 
