@@ -21,6 +21,48 @@ async fn cra(args: &[&str]) -> anyhow::Result<()> {
     cra_cli::run(cra_cli::Cli::parse_from(argv)).await
 }
 
+/// `cra db update --mirror <mirror> [--ecosystem <ecosystems>] --db-dir <db> [extra…]`.
+async fn update(
+    mirror: &str,
+    ecosystems: Option<&str>,
+    db: &Path,
+    extra: &[&str],
+) -> anyhow::Result<()> {
+    let db = db.to_str().unwrap();
+    let mut args = vec!["db", "update", "--mirror", mirror, "--db-dir", db];
+    if let Some(e) = ecosystems {
+        args.extend(["--ecosystem", e]);
+    }
+    args.extend_from_slice(extra);
+    cra(&args).await
+}
+
+/// A database already updated with the Debian fixtures from a directory mirror, and its status.
+struct Seeded {
+    db: tempfile::TempDir,
+    before: Status,
+    _mirror: tempfile::TempDir,
+}
+
+async fn seeded_with_debian() -> Seeded {
+    let mirror = tempfile::tempdir().unwrap();
+    osv::write_mirror(mirror.path(), &["Debian"]);
+    let db = tempfile::tempdir().unwrap();
+    update(
+        mirror.path().to_str().unwrap(),
+        Some("Debian"),
+        db.path(),
+        &[],
+    )
+    .await
+    .unwrap();
+    Seeded {
+        before: status(db.path()),
+        db,
+        _mirror: mirror,
+    }
+}
+
 /// Serves `<ecosystem>/all.zip` from a map on loopback until the guard drops.
 async fn serve(archives: HashMap<String, Vec<u8>>) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     async fn archive(
@@ -73,20 +115,10 @@ async fn update_over_http_then_restrict_to_one_ecosystem() {
         .collect();
     let (addr, server) = serve(archives).await;
     let db = tempfile::tempdir().unwrap();
-    let dir = db.path().to_str().unwrap();
     let mirror = format!("http://{addr}");
-    cra(&[
-        "db",
-        "update",
-        "--mirror",
-        &mirror,
-        "--ecosystem",
-        "Debian,PyPI",
-        "--db-dir",
-        dir,
-    ])
-    .await
-    .unwrap();
+    update(&mirror, Some("Debian,PyPI"), db.path(), &[])
+        .await
+        .unwrap();
     let first = status(db.path());
     assert_eq!(names(&first), [("Debian", 3), ("PyPI", 1)]);
     let debian = &first.sources[0];
@@ -97,38 +129,19 @@ async fn update_over_http_then_restrict_to_one_ecosystem() {
     assert_eq!(debian.origin, format!("http://{addr}/Debian/all.zip"));
 
     // npm alone: Debian and PyPI keep their data; the withdrawn record is left out.
-    cra(&[
-        "db",
-        "update",
-        "--mirror",
-        &mirror,
-        "--ecosystem",
-        "npm",
-        "--db-dir",
-        dir,
-    ])
-    .await
-    .unwrap();
+    update(&mirror, Some("npm"), db.path(), &[]).await.unwrap();
     let second = status(db.path());
     assert_eq!(names(&second), [("Debian", 3), ("PyPI", 1), ("npm", 1)]);
     assert_eq!(second.sources[0].imported_at, debian.imported_at);
     assert_only_the_database(db.path());
 
     // An ecosystem the mirror lacks, named explicitly, is an error.
-    let err = cra(&[
-        "db",
-        "update",
-        "--mirror",
-        &mirror,
-        "--ecosystem",
-        "Go",
-        "--db-dir",
-        dir,
-    ])
-    .await
-    .unwrap_err();
+    let err = update(&mirror, Some("Go"), db.path(), &[])
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("404"), "{err:#}");
     assert_eq!(status(db.path()), second);
+    let dir = db.path().to_str().unwrap();
     cra(&["db", "status", "--db-dir", dir, "--format", "json"])
         .await
         .unwrap();
@@ -140,57 +153,22 @@ async fn update_from_a_directory_mirror_skips_missing_default_ecosystems() {
     let mirror = tempfile::tempdir().unwrap();
     osv::write_mirror(mirror.path(), &["Debian", "npm"]);
     let db = tempfile::tempdir().unwrap();
-    let dir = db.path().to_str().unwrap();
     // No --ecosystem: every default one is tried, the absent ones are skipped.
-    cra(&[
-        "db",
-        "update",
-        "--mirror",
-        mirror.path().to_str().unwrap(),
-        "--db-dir",
-        dir,
-    ])
-    .await
-    .unwrap();
+    update(mirror.path().to_str().unwrap(), None, db.path(), &[])
+        .await
+        .unwrap();
     assert_eq!(names(&status(db.path())), [("Debian", 3), ("npm", 1)]);
 }
 
 #[tokio::test]
 async fn a_truncated_archive_leaves_the_old_database_in_use() {
-    let mirror = tempfile::tempdir().unwrap();
-    osv::write_mirror(mirror.path(), &["Debian"]);
-    let db = tempfile::tempdir().unwrap();
-    let dir = db.path().to_str().unwrap();
-    let m = mirror.path().to_str().unwrap();
-    cra(&[
-        "db",
-        "update",
-        "--mirror",
-        m,
-        "--ecosystem",
-        "Debian",
-        "--db-dir",
-        dir,
-    ])
-    .await
-    .unwrap();
-    let before = status(db.path());
-
+    let Seeded { db, before, .. } = seeded_with_debian().await;
     let zip = osv::fixture_zip("Debian");
     let truncated = zip[..zip.len() / 2].to_vec();
     let (addr, server) = serve([("Debian".to_owned(), truncated)].into_iter().collect()).await;
-    let err = cra(&[
-        "db",
-        "update",
-        "--mirror",
-        &format!("http://{addr}"),
-        "--ecosystem",
-        "Debian",
-        "--db-dir",
-        dir,
-    ])
-    .await
-    .unwrap_err();
+    let err = update(&format!("http://{addr}"), Some("Debian"), db.path(), &[])
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("not a readable zip"), "{err:#}");
     assert_eq!(status(db.path()), before);
     assert_only_the_database(db.path());
@@ -233,38 +211,14 @@ async fn dying_server(body: Vec<u8>) -> (SocketAddr, tokio::task::JoinHandle<()>
 
 #[tokio::test]
 async fn a_server_dying_mid_download_leaves_the_old_database_in_use() {
-    let mirror = tempfile::tempdir().unwrap();
-    osv::write_mirror(mirror.path(), &["Debian"]);
-    let db = tempfile::tempdir().unwrap();
-    let dir = db.path().to_str().unwrap();
-    let m = mirror.path().to_str().unwrap();
-    cra(&[
-        "db",
-        "update",
-        "--mirror",
-        m,
-        "--ecosystem",
-        "Debian",
-        "--db-dir",
-        dir,
-    ])
-    .await
-    .unwrap();
-    let before = status(db.path());
-
+    let Seeded { db, before, .. } = seeded_with_debian().await;
     let (addr, server) = dying_server(osv::fixture_zip("Debian")).await;
-    let err = cra(&[
-        "db",
-        "update",
-        "--mirror",
+    let err = update(
         &format!("http://{addr}"),
-        "--ecosystem",
-        "Debian",
-        "--timeout",
-        "5",
-        "--db-dir",
-        dir,
-    ])
+        Some("Debian"),
+        db.path(),
+        &["--timeout", "5"],
+    )
     .await
     .unwrap_err();
     assert!(format!("{err:#}").contains("downloading"), "{err:#}");
