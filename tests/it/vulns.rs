@@ -16,6 +16,7 @@ use cra_tests::image::{
 };
 use cra_tests::osv;
 
+mod agent;
 mod cli;
 mod ordering;
 mod update;

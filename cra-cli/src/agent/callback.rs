@@ -88,6 +88,10 @@ pub struct ResultBody<'a, R: Serialize> {
     /// The scan results, on success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan_results: Option<&'a R>,
+    /// The vulnerability findings and grade, on success of a scan that asked for them: the
+    /// document `cra scan --vulns --format json` prints, without its `image`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<&'a cra_scan::vulns::VulnReport>,
     /// The error, on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<FailureBody<'a>>,
@@ -240,6 +244,7 @@ mod tests {
             status: Status::Failed,
             image_digest: None,
             scan_results: None,
+            vulnerabilities: None,
             error: Some(FailureBody {
                 code: "not_found",
                 message: "no such tag",

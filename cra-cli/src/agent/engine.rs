@@ -2,6 +2,7 @@
 //! scan rendered as the platform's scan results.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -57,6 +58,8 @@ pub struct ScanOutput {
     pub digest: Option<String>,
     /// The snyk-docker-plugin scan results.
     pub scan_results: cra_scan::sbom::ScanResults,
+    /// The vulnerability findings and grade, when the request asked for them.
+    pub vulns: Option<cra_scan::vulns::VulnReport>,
 }
 
 /// What kind of failure a scan or inspection met.
@@ -72,6 +75,8 @@ pub enum FailureKind {
     ShuttingDown,
     /// The scan took longer than the agent allows.
     TimedOut,
+    /// The vulnerability database asked for is missing or unreadable.
+    VulnDb,
     /// Anything else.
     Internal,
 }
@@ -107,6 +112,7 @@ impl EngineError {
             FailureKind::InvalidImage => (StatusCode::BAD_GATEWAY, "invalid_image"),
             FailureKind::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             FailureKind::TimedOut => (StatusCode::GATEWAY_TIMEOUT, "scan_timeout"),
+            FailureKind::VulnDb => (StatusCode::NOT_IMPLEMENTED, "vulns_unavailable"),
             FailureKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "scan_failed"),
         }
     }
@@ -140,13 +146,15 @@ pub trait Engine: Send + Sync + fmt::Debug {
         platform: Option<Platform>,
     ) -> Result<ImageMetadata, EngineError>;
 
-    /// Scans `reference`; an image larger than the agent's limit is refused before any layer
-    /// is pulled.
+    /// Scans `reference`, and matches its packages against the vulnerability database in
+    /// `vuln_db` when one is given; an image larger than the agent's limit is refused before
+    /// any layer is pulled.
     async fn scan(
         &self,
         registry: Arc<dyn Registry>,
         reference: Reference,
         platform: Option<Platform>,
+        vuln_db: Option<PathBuf>,
     ) -> Result<ScanOutput, EngineError>;
 }
 
@@ -214,6 +222,20 @@ impl From<cra_scan::ScanError> for EngineError {
     }
 }
 
+/// Matches `inventory` against the database in `dir`, off the async threads (SQLite blocks).
+async fn match_vulns(
+    dir: PathBuf,
+    inventory: cra_scan::Inventory,
+) -> Result<cra_scan::vulns::VulnReport, EngineError> {
+    let matched = tokio::task::spawn_blocking(move || {
+        let db = cra_scan::vulns::db::Database::open(&dir)?;
+        cra_scan::vulns::match_inventory(&db, &inventory, time::OffsetDateTime::now_utc())
+    })
+    .await
+    .map_err(|e| EngineError::new(FailureKind::Internal, chain(&e)))?;
+    matched.map_err(|e| EngineError::new(FailureKind::VulnDb, chain(&e)))
+}
+
 fn metadata(reference: &Reference, info: cra_scan::ImageInfo) -> ImageMetadata {
     ImageMetadata {
         repository: reference.repository().to_owned(),
@@ -257,15 +279,23 @@ impl Engine for ScanEngine {
         registry: Arc<dyn Registry>,
         reference: Reference,
         platform: Option<Platform>,
+        vuln_db: Option<PathBuf>,
     ) -> Result<ScanOutput, EngineError> {
         let source = cra_scan::ImageSource::Registry {
             registry,
             reference,
         };
         let report = self.scanner(platform).scan(&source, None).await?;
+        let scan_results = cra_scan::sbom::snyk_scan_results(&report);
+        let digest = Some(report.image.manifest_digest.to_string());
+        let vulns = match vuln_db {
+            Some(dir) => Some(match_vulns(dir, report.inventory).await?),
+            None => None,
+        };
         Ok(ScanOutput {
-            digest: Some(report.image.manifest_digest.to_string()),
-            scan_results: cra_scan::sbom::snyk_scan_results(&report),
+            digest,
+            scan_results,
+            vulns,
         })
     }
 }

@@ -118,6 +118,17 @@ impl ApiError {
         )
     }
 
+    /// 501: the request asks for vulnerability findings and the agent has no database
+    /// (`CRA_DB_DIR`, kept by `cra db update`).
+    pub fn vulns_unavailable() -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "vulns_unavailable",
+            "the agent has no vulnerability database: run `cra db update` on the agent's host \
+             (CRA_DB_DIR)",
+        )
+    }
+
     /// 409: a scan with this job id is queued or running already.
     pub fn job_conflict(id: &str) -> Self {
         Self::new(

@@ -5,6 +5,8 @@
 //! the agent, and the outcome. Other request fields are ignored, and error messages never repeat
 //! a rejected value.
 
+use std::path::PathBuf;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -62,6 +64,8 @@ struct Request {
     job_id: Option<String>,
     #[serde(default)]
     platform: Option<String>,
+    #[serde(default)]
+    vulns: Option<bool>,
 }
 
 /// The 202 answer.
@@ -80,6 +84,8 @@ struct Job {
     version: ApiVersion,
     image: ImageName,
     platform: Option<Platform>,
+    /// The database to match against, when the request asked for findings.
+    vuln_db: Option<PathBuf>,
     credentials: RegistryCredentials,
     callback_base: Url,
 }
@@ -101,8 +107,23 @@ fn parse(body: &[u8]) -> Result<Request, ApiError> {
     if !fields.contains_key("image") && !fields.contains_key("imageName") {
         return Err(ApiError::bad_request("image is required"));
     }
-    serde_json::from_value(value)
-        .map_err(|_| ApiError::bad_request("image, jobId and platform must be strings when given"))
+    serde_json::from_value(value).map_err(|_| {
+        ApiError::bad_request(
+            "image, jobId and platform must be strings and vulns a boolean when given",
+        )
+    })
+}
+
+/// The database a scan that asks for findings is matched against: the agent's, when it has
+/// one built.
+fn vuln_db(settings: &Settings, wanted: bool) -> Result<Option<PathBuf>, ApiError> {
+    if !wanted {
+        return Ok(None);
+    }
+    match &settings.vuln_db {
+        Some(dir) if cra_scan::vulns::db::path_in(dir).is_file() => Ok(Some(dir.clone())),
+        _ => Err(ApiError::vulns_unavailable()),
+    }
 }
 
 /// The callback base: the agent's own `BROKER_CLIENT_URL`, else the one the broker client sent.
@@ -183,6 +204,7 @@ fn accept(
         None => uuid::Uuid::new_v4().to_string(),
     };
     let callback_base = callback_base(&state.settings, &headers)?;
+    let vuln_db = vuln_db(&state.settings, request.vulns.unwrap_or(false))?;
     let claim = state
         .claim_job(&id)
         .ok_or_else(|| ApiError::job_conflict(&id))?;
@@ -191,6 +213,7 @@ fn accept(
         version,
         image,
         platform,
+        vuln_db,
         credentials,
         callback_base,
     };
@@ -278,7 +301,12 @@ async fn scan(state: &AppState, job: &Job) -> Result<ScanOutput, EngineError> {
     })?;
     state
         .engine
-        .scan(registry, reference, job.platform.clone())
+        .scan(
+            registry,
+            reference,
+            job.platform.clone(),
+            job.vuln_db.clone(),
+        )
         .await
 }
 
@@ -292,6 +320,7 @@ fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
             status: Status::Success,
             image_digest: output.digest.as_deref(),
             scan_results: Some(&output.scan_results.scan_results),
+            vulnerabilities: output.vulns.as_ref(),
             error: None,
         },
         Err(err) => ResultBody {
@@ -300,6 +329,7 @@ fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
             status: Status::Failed,
             image_digest: None,
             scan_results: None,
+            vulnerabilities: None,
             error: Some(FailureBody {
                 code: err.code(),
                 message: &err.message,
@@ -362,6 +392,7 @@ mod tests {
             version: ApiVersion::V2,
             image: "team/app:1".parse().unwrap(),
             platform: None,
+            vuln_db: None,
             credentials: RegistryCredentials::Basic {
                 kind: cra_core::RegistryKind::Harbor,
                 registry_base: "h".into(),
@@ -385,6 +416,7 @@ mod tests {
                     "facts": [],
                 }]}))
                 .unwrap(),
+                vulns: None,
             }),
         );
         let body: Value = serde_json::from_slice(&ok.body).unwrap();

@@ -43,6 +43,9 @@ pub struct Settings {
     pub outbox_max_age: Duration,
     /// How long, after SIGTERM, running scans may take to finish before they are cut and reported.
     pub shutdown_grace: Duration,
+    /// The vulnerability database directory (`CRA_DB_DIR`) that scans asked for with
+    /// `vulns: true` are matched against; `None`: such requests are refused.
+    pub vuln_db: Option<PathBuf>,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -72,6 +75,7 @@ impl Default for Settings {
             outbox_max_age: OutboxSettings::default().max_age,
             // Kubernetes gives a pod 30 s between SIGTERM and SIGKILL by default.
             shutdown_grace: Duration::from_secs(25),
+            vuln_db: None,
         }
     }
 }

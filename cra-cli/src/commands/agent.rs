@@ -68,6 +68,10 @@ pub struct Args {
     /// (below Kubernetes' default 30 s termination grace).
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 25)]
     pub shutdown_grace: u64,
+    /// The vulnerability database that scans requested with `vulns: true` are matched against
+    /// (kept by `cra db update`).
+    #[command(flatten)]
+    pub db: super::db::DbDir,
 }
 
 impl Args {
@@ -97,6 +101,7 @@ impl Args {
             outbox_max_bytes: self.callback_max_bytes.max(1),
             outbox_max_age: Duration::from_secs(self.callback_max_age_hours.max(1) * 3600),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            vuln_db: self.db.resolve().ok(),
             ..defaults
         };
         Ok(settings.validate()?)

@@ -194,6 +194,7 @@ impl Engine for FakeEngine {
         registry: Arc<dyn Registry>,
         reference: Reference,
         _platform: Option<Platform>,
+        _vuln_db: Option<std::path::PathBuf>,
     ) -> Result<ScanOutput, EngineError> {
         let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
@@ -216,6 +217,7 @@ impl Engine for FakeEngine {
                 "facts": [],
             }]}))
             .unwrap(),
+            vulns: None,
         })
     }
 }
