@@ -5,6 +5,7 @@
 //! in `agent/`.
 
 pub mod agent;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod credentials;

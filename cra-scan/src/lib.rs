@@ -28,6 +28,7 @@
 //! ```
 
 pub mod analyzers;
+pub mod cache;
 pub mod error;
 pub mod inventory;
 pub mod layer;
@@ -42,10 +43,12 @@ mod testutil;
 pub mod vulns;
 
 #[doc(inline)]
+pub use cache::LayerCache;
+#[doc(inline)]
 pub use error::ScanError;
 #[doc(inline)]
 pub use inventory::Inventory;
 #[doc(inline)]
-pub use pipeline::{Progress, ScanOptions, ScanReport, Scanner};
+pub use pipeline::{Progress, Rescan, ScanOptions, ScanReport, Scanner};
 #[doc(inline)]
 pub use source::{ImageInfo, ImageSource, LayerInfo};

@@ -18,6 +18,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::analyzers::{self, Analyzer, AnalyzerId};
+use crate::cache::{AnalyzerSet, LayerCache};
 use crate::error::ScanError;
 use crate::inventory::Inventory;
 use crate::layer::{self, Budget, LayerError, LayerFindings, Walk};
@@ -48,6 +49,10 @@ pub struct ScanOptions {
     pub layer_concurrency: usize,
     /// Refuse images whose layers unpack to more bytes than this (decompression bombs).
     pub max_unpacked_size: Option<u64>,
+    /// The analysis cache: layers found in it are neither pulled nor walked, and configs found
+    /// in it are not pulled; `None` (the default) walks every layer.
+    /// Layers of a compressed image tar, read in one pass, do not use it.
+    pub cache: Option<LayerCache>,
 }
 
 impl Default for ScanOptions {
@@ -59,6 +64,7 @@ impl Default for ScanOptions {
             analyzers: None,
             layer_concurrency: 3,
             max_unpacked_size: Some(DEFAULT_MAX_UNPACKED_SIZE),
+            cache: None,
         }
     }
 }
@@ -82,6 +88,15 @@ pub struct ScanReport {
     pub inventory: Inventory,
 }
 
+/// What [`Scanner::scan_if_changed`] did.
+#[derive(Debug, Clone)]
+pub enum Rescan {
+    /// The manifest digest is the known one; no layer was read.
+    Unchanged(Box<ImageInfo>),
+    /// The image changed (or was not known) and was scanned.
+    Scanned(Box<ScanReport>),
+}
+
 /// Scans images.
 #[derive(Debug, Clone, Default)]
 pub struct Scanner {
@@ -99,6 +114,8 @@ struct Shared {
     compressed: Budget,
     unpacked: Budget,
     progress: Option<Arc<dyn Progress>>,
+    /// The cache and the key part of the analyzers in use.
+    cache: Option<(LayerCache, AnalyzerSet)>,
 }
 
 impl Scanner {
@@ -114,7 +131,11 @@ impl Scanner {
 
     /// Resolves the manifest (selecting the platform) and the config; pulls no layer.
     pub async fn inspect(&self, source: &ImageSource) -> Result<ImageInfo, ScanError> {
-        Ok(source::resolve(source, &self.wanted()).await?.info)
+        Ok(
+            source::resolve(source, &self.wanted(), self.options.cache.as_ref())
+                .await?
+                .info,
+        )
     }
 
     /// Scans an image.
@@ -123,8 +144,33 @@ impl Scanner {
         source: &ImageSource,
         progress: Option<Arc<dyn Progress>>,
     ) -> Result<ScanReport, ScanError> {
+        let resolved = source::resolve(source, &self.wanted(), self.options.cache.as_ref()).await?;
+        self.scan_resolved(resolved, progress).await
+    }
+
+    /// Scans an image unless its manifest digest is `known`, in which case only its manifest
+    /// (and its config, unless the cache has it) were read.
+    pub async fn scan_if_changed(
+        &self,
+        source: &ImageSource,
+        known: Option<&Digest>,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> Result<Rescan, ScanError> {
+        let resolved = source::resolve(source, &self.wanted(), self.options.cache.as_ref()).await?;
+        if known == Some(&resolved.info.manifest_digest) {
+            return Ok(Rescan::Unchanged(Box::new(resolved.info)));
+        }
+        Ok(Rescan::Scanned(Box::new(
+            self.scan_resolved(resolved, progress).await?,
+        )))
+    }
+
+    async fn scan_resolved(
+        &self,
+        resolved: source::Resolved,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> Result<ScanReport, ScanError> {
         let analyzers = self.analyzers();
-        let resolved = source::resolve(source, &self.wanted()).await?;
         let image = resolved.info;
         let image_warnings = resolved.warnings;
         if let Some(limit) = self.options.max_image_size {
@@ -142,8 +188,13 @@ impl Scanner {
                 });
             }
         }
+        let cache = self.options.cache.clone().map(|c| {
+            let set = AnalyzerSet::new(analyzers.iter().map(|a| (a.id(), a.version())));
+            (c, set)
+        });
         let shared = Arc::new(Shared {
             analyzers,
+            cache,
             compressed: Budget::new(self.options.max_image_size),
             unpacked: Budget::new(self.options.max_unpacked_size),
             progress,
@@ -211,6 +262,22 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
         p.layer_started(index, &info.digest, info.size);
     }
     let label = format!("layer {index} ({})", info.digest);
+    let cache_key = match (&shared.cache, &source) {
+        (Some((_, set)), LayerSource::File { .. } | LayerSource::Registry { .. }) => {
+            Some(set.layer_key(&info.digest))
+        }
+        _ => None,
+    };
+    if let (Some((cache, _)), Some(key)) = (&shared.cache, &cache_key) {
+        if let Some(findings) = cached_layer(cache, key, &label).await {
+            check_digests(&findings, &info, None, &label)?;
+            if let Some(p) = &shared.progress {
+                p.bytes(index, info.size);
+                p.layer_done(index);
+            }
+            return Ok(findings);
+        }
+    }
     let (reader, verify, failure): (Box<dyn std::io::Read + Send>, _, _) = match source {
         LayerSource::File {
             path,
@@ -277,10 +344,25 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
         }
     };
     check_digests(&findings, &info, verify.as_ref(), &label)?;
+    if let (Some((cache, _)), Some(key)) = (&shared.cache, cache_key) {
+        let (cache, stored) = (cache.clone(), findings.clone());
+        tokio::task::spawn_blocking(move || cache.put_layer(&key, &stored, &label))
+            .await
+            .map_err(ScanError::Task)?;
+    }
     if let Some(p) = &shared.progress {
         p.layer_done(index);
     }
     Ok(findings)
+}
+
+/// Looks a layer up in the cache on a blocking thread.
+async fn cached_layer(cache: &LayerCache, key: &str, label: &str) -> Option<LayerFindings> {
+    let (cache, key, label) = (cache.clone(), key.to_owned(), label.to_owned());
+    tokio::task::spawn_blocking(move || cache.layer(&key, &label))
+        .await
+        .ok()
+        .flatten()
 }
 
 fn missing(label: &str, reason: &str) -> LayerFindings {

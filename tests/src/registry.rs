@@ -109,12 +109,22 @@ pub fn free_port() -> u16 {
 impl RegistryServer {
     /// Starts a registry and waits until it answers `GET /v2/` (at most 15 seconds).
     pub async fn start(auth: Auth) -> RegistryServer {
+        Self::start_with(auth, false).await
+    }
+
+    /// Starts a registry that writes an access log, read by [`RegistryServer::blob_requests`].
+    pub async fn start_logged(auth: Auth) -> RegistryServer {
+        Self::start_with(auth, true).await
+    }
+
+    async fn start_with(auth: Auth, access_log: bool) -> RegistryServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).expect("storage dir");
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: {}\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n",
+            !access_log,
             storage.display()
         );
         if let Some((user, pass)) = auth.user_pass() {
@@ -152,11 +162,17 @@ impl RegistryServer {
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("write config");
+        // The access log goes to stdout.
+        let stdout = if access_log {
+            Stdio::from(std::fs::File::create(dir.path().join("access.log")).expect("access log"))
+        } else {
+            Stdio::null()
+        };
         let child = Command::new(REGISTRY_BIN)
             .arg("serve")
             .arg(&config_path)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::null())
             .spawn()
             .expect("start docker-registry");
@@ -188,6 +204,18 @@ impl RegistryServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("docker-registry did not answer on {url} within 15s");
+    }
+
+    /// How many blob requests (GET or HEAD `/v2/<repo>/blobs/<digest>`) the registry has
+    /// answered; needs [`RegistryServer::start_logged`].
+    pub fn blob_requests(&self) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log"))
+            .expect("the registry was started with start_logged");
+        log.lines()
+            .filter(|l| {
+                (l.contains("\"GET /v2/") || l.contains("\"HEAD /v2/")) && l.contains("/blobs/sha")
+            })
+            .count()
     }
 
     /// `127.0.0.1:PORT`, as written in image references.

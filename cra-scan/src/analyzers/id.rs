@@ -3,11 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A built-in analyzer, as named in `--analyzers` and in warnings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum AnalyzerId {
     /// OS identification files (`/etc/os-release` and fallbacks).
     Os,
@@ -111,6 +111,14 @@ fn known() -> String {
     AnalyzerId::ALL.map(AnalyzerId::as_str).join(", ")
 }
 
+impl TryFrom<String> for AnalyzerId {
+    type Error = UnknownAnalyzer;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl FromStr for AnalyzerId {
     type Err = UnknownAnalyzer;
 
@@ -142,5 +150,10 @@ mod tests {
             serde_json::to_string(&AnalyzerId::Rust).unwrap(),
             "\"rust\""
         );
+        assert_eq!(
+            serde_json::from_str::<AnalyzerId>("\"rust\"").unwrap(),
+            AnalyzerId::Rust
+        );
+        assert!(serde_json::from_str::<AnalyzerId>("\"cobol\"").is_err());
     }
 }

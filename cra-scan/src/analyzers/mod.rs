@@ -30,6 +30,7 @@ pub mod ruby;
 use std::io::Read;
 
 use cra_core::{OsRelease, Package};
+use serde::{Deserialize, Serialize};
 
 pub use id::{AnalyzerId, UnknownAnalyzer};
 
@@ -77,7 +78,7 @@ impl AnalyzerInput<'_> {
 }
 
 /// The OS facts one file gives, with the rank of the file that gave them (lower wins).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsFinding {
     /// 0 for `/etc/os-release`, 1 for `/usr/lib/os-release`, larger for fallback files.
     pub rank: u8,
@@ -86,7 +87,7 @@ pub struct OsFinding {
 }
 
 /// What an analyzer found in one file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Findings {
     /// Packages; their `location.path` is set, the layer fields are filled in by the walker.
     pub packages: Vec<Package>,

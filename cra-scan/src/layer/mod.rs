@@ -80,7 +80,7 @@ pub enum LayerError {
 }
 
 /// What one analyzer found in one file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AnalyzedFile {
     /// The analyzer's id.
     pub analyzer: AnalyzerId,
@@ -89,7 +89,7 @@ pub struct AnalyzedFile {
 }
 
 /// The result of walking one layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayerFindings {
     /// Analyzed files by normalised path; a later entry for the same path replaces an earlier one.
     pub files: BTreeMap<String, Vec<AnalyzedFile>>,

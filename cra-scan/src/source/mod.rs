@@ -23,6 +23,7 @@ use cra_core::{Digest, Platform, Reference, Registry};
 use oci_spec::image::ImageManifest;
 use serde::Serialize;
 
+use crate::cache::LayerCache;
 use crate::error::ScanError;
 
 pub(crate) use platform::Wanted;
@@ -199,20 +200,28 @@ impl Resolved {
 }
 
 /// Resolves a source to its manifest, config and layer locations, and checks its platform.
-pub(crate) async fn resolve(source: &ImageSource, wanted: &Wanted) -> Result<Resolved, ScanError> {
-    let mut resolved = resolve_transport(source, wanted).await?;
+pub(crate) async fn resolve(
+    source: &ImageSource,
+    wanted: &Wanted,
+    cache: Option<&LayerCache>,
+) -> Result<Resolved, ScanError> {
+    let mut resolved = resolve_transport(source, wanted, cache).await?;
     if let Some(warning) = wanted.check(&resolved.info.platform)? {
         resolved.warnings.push(warning);
     }
     Ok(resolved)
 }
 
-async fn resolve_transport(source: &ImageSource, platform: &Wanted) -> Result<Resolved, ScanError> {
+async fn resolve_transport(
+    source: &ImageSource,
+    platform: &Wanted,
+    cache: Option<&LayerCache>,
+) -> Result<Resolved, ScanError> {
     match source {
         ImageSource::Registry {
             registry,
             reference,
-        } => registry::resolve(registry.clone(), reference, platform).await,
+        } => registry::resolve(registry.clone(), reference, platform, cache).await,
         ImageSource::OciLayout { path, tag } => {
             let (path, tag, platform) = (path.clone(), tag.clone(), platform.clone());
             blocking(move || oci_layout::resolve_dir(&path, tag.as_deref(), &platform)).await

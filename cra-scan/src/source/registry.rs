@@ -18,6 +18,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::platform::{candidates, Wanted};
 use super::{digest_of, image_info, LayerSource, Resolved, MAX_INDEX_DEPTH, MAX_METADATA_SIZE};
+use crate::cache::LayerCache;
 use crate::error::ScanError;
 
 /// Chunks buffered between the download and the walk of one layer.
@@ -28,6 +29,7 @@ pub(crate) async fn resolve(
     registry: Arc<dyn Registry>,
     reference: &Reference,
     platform: &Wanted,
+    cache: Option<&LayerCache>,
 ) -> Result<Resolved, ScanError> {
     let repository = reference.repository().to_owned();
     let mut wanted = reference.manifest_reference();
@@ -52,7 +54,15 @@ pub(crate) async fn resolve(
             }
             Manifest::Image(manifest) => {
                 let config_digest = digest_of(manifest.config().digest())?;
-                let config = fetch_small(&registry, &repository, &config_digest).await?;
+                let cached = match cache {
+                    Some(c) => cached_config(c, &config_digest).await,
+                    None => None,
+                };
+                let from_cache = cached.is_some();
+                let config = match cached {
+                    Some(bytes) => bytes,
+                    None => fetch_small(&registry, &repository, &config_digest).await?,
+                };
                 let names = vec![
                     reference.to_string(),
                     format!("{}/{}@{}", reference.registry(), repository, fetched.digest),
@@ -64,6 +74,13 @@ pub(crate) async fn resolve(
                     &config,
                     names,
                 )?;
+                if let (Some(cache), false) = (cache, from_cache) {
+                    // `image_info` checked the bytes against the digest.
+                    let cache = cache.clone();
+                    tokio::task::spawn_blocking(move || cache.put_config(&config_digest, &config))
+                        .await
+                        .map_err(ScanError::Task)?;
+                }
                 let layers = info
                     .layers
                     .iter()
@@ -80,6 +97,15 @@ pub(crate) async fn resolve(
         reason: format!("indexes nest deeper than {MAX_INDEX_DEPTH} levels"),
         source: None,
     })
+}
+
+/// A config from the cache (checked against its digest there), read on a blocking thread.
+async fn cached_config(cache: &LayerCache, digest: &Digest) -> Option<Vec<u8>> {
+    let (cache, digest) = (cache.clone(), digest.clone());
+    tokio::task::spawn_blocking(move || cache.config(&digest))
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn fetch_small(

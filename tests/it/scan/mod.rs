@@ -19,6 +19,7 @@ use cra_tests::image::{
 use cra_tests::registry::{registry_available, Auth, PushedImage, RegistryServer};
 
 mod broken;
+mod cache;
 mod command;
 mod platforms;
 mod registry;

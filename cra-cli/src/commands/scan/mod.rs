@@ -71,6 +71,9 @@ pub struct Args {
     /// The vulnerability database.
     #[command(flatten)]
     pub db: DbDir,
+    /// The analysis cache.
+    #[command(flatten)]
+    pub cache: crate::cache::CacheArgs,
     /// Draw no progress bar (set by the global `--quiet`).
     #[arg(skip)]
     pub quiet: bool,
@@ -90,7 +93,7 @@ pub struct RegistryArgs {
     pub insecure_http: bool,
 }
 /// Parses `123`, `64K`, `512M`, `2G`, `1T` (powers of 1024).
-fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => s.split_at(i),
@@ -134,6 +137,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         max_image_size: args.max_image_size,
         analyzers: args.analyzers.clone(),
         layer_concurrency: args.layer_concurrency,
+        cache: args.cache.open()?,
         ..defaults
     });
     let progress = (!args.quiet && std::io::stderr().is_terminal())
