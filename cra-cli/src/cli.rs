@@ -30,6 +30,9 @@ pub enum Command {
     /// Scan one image and print its packages.
     #[command(after_help = crate::exit::HELP)]
     Scan(commands::scan::Args),
+    /// Scan every image of a registry (or those selected) into a directory of reports.
+    #[command(after_help = crate::exit::HELP)]
+    ScanRegistry(commands::scan_registry::Args),
     /// List the repositories of a registry, or the tags of one repository.
     #[command(after_help = crate::exit::HELP)]
     List(commands::list::Args),

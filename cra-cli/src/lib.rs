@@ -33,9 +33,11 @@ pub fn runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
         Command::Client(_) | Command::Server(_) | Command::Completions(_) | Command::Man => {
             tokio::runtime::Builder::new_current_thread()
         }
-        Command::Agent(_) | Command::Scan(_) | Command::List(_) | Command::Db(_) => {
-            tokio::runtime::Builder::new_multi_thread()
-        }
+        Command::Agent(_)
+        | Command::Scan(_)
+        | Command::ScanRegistry(_)
+        | Command::List(_)
+        | Command::Db(_) => tokio::runtime::Builder::new_multi_thread(),
     };
     builder.enable_all().build()
 }
@@ -49,6 +51,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scan(mut args) => {
             args.quiet = cli.quiet;
             commands::scan::run(args).await
+        }
+        Command::ScanRegistry(mut args) => {
+            args.quiet = cli.quiet;
+            commands::scan_registry::run(args).await
         }
         Command::List(args) => commands::list::run(args).await,
         Command::Db(args) => commands::db::run(args).await,

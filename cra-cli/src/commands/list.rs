@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use cra_core::text::escape_untrusted;
@@ -26,9 +27,10 @@ fn secret(value: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(value))
 }
 
-/// Arguments of `cra list`.
+/// How to reach a registry through its adapter: the flags, or the `CR_*` variables the broker
+/// client reads. `cra scan-registry` takes the same.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct RegistryArgs {
     /// The registry type (artifactory-cr, harbor-cr, acr, gcr, ecr, google-artifact-cr, docker-hub,
     /// quay-cr, nexus-cr, github-cr, digitalocean-cr, gitlab-cr).
     #[arg(long = "type", env = "CR_TYPE")]
@@ -54,6 +56,14 @@ pub struct Args {
     /// Allow plain HTTP for a base without scheme.
     #[arg(long)]
     pub insecure_http: bool,
+}
+
+/// Arguments of `cra list`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// With a repository: print each tag's digest and push time where the registry has them.
     #[arg(long)]
     pub with_metadata: bool,
@@ -64,7 +74,7 @@ pub struct Args {
     pub repository: Option<String>,
 }
 
-impl Args {
+impl RegistryArgs {
     fn credentials(&self, env: &dyn Env) -> anyhow::Result<RegistryCredentials> {
         let kind = self.kind;
         if kind == RegistryKind::Ecr {
@@ -95,19 +105,24 @@ impl Args {
             password,
         })
     }
+
+    /// The registry client these arguments describe.
+    pub async fn connect(&self) -> anyhow::Result<Arc<dyn Registry>> {
+        let creds = self.credentials(&ProcessEnv)?;
+        let opts = ConnectOptions {
+            ca_bundle: self.ca_bundle.clone(),
+            insecure_http: self.insecure_http,
+            ..ConnectOptions::default()
+        };
+        cra_registries::connect(&creds, &opts)
+            .await
+            .context("cannot set up the registry client")
+    }
 }
 
 /// Runs `cra list`.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let creds = args.credentials(&ProcessEnv)?;
-    let opts = ConnectOptions {
-        ca_bundle: args.ca_bundle.clone(),
-        insecure_http: args.insecure_http,
-        ..ConnectOptions::default()
-    };
-    let registry = cra_registries::connect(&creds, &opts)
-        .await
-        .context("cannot set up the registry client")?;
+    let registry = args.registry.connect().await?;
     let mut out = std::io::stdout().lock();
     match &args.repository {
         None => {
@@ -175,7 +190,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn all_tags_with_metadata(
+/// Every tag of `repository` with the metadata the registry has, following pages to the end.
+pub(crate) async fn all_tags_with_metadata(
     registry: &dyn Registry,
     repository: &str,
 ) -> anyhow::Result<Vec<TagInfo>> {

@@ -6,4 +6,5 @@ pub mod db;
 pub mod docs;
 pub mod list;
 pub mod scan;
+pub mod scan_registry;
 pub mod server;

@@ -1,0 +1,298 @@
+//! `cra scan-registry`: scan every image of a registry, or those the filters select, into a
+//! directory of reports.
+//!
+//! The registry is reached through its adapter with the same flags and `CR_*` variables as
+//! `cra list` ([`list::RegistryArgs`]); the adapters honour the registry's rate limits (a 429 is
+//! retried after its `Retry-After`).
+//! Repositories and tags are selected by globs and `--newest N` ([`select`]); images are scanned
+//! `--concurrency` at a time, through the analysis cache, so layers shared between images are
+//! walked once.
+//!
+//! `--output-dir` receives one report per image and format (file names from [`names`]), a
+//! `summary.json`, and a state file that makes an interrupted run resumable: an image whose
+//! manifest digest is the one already scanned, with its reports in place, is not scanned again.
+//! A failure of one image is reported in the summary and counted; the command then ends with
+//! status 1 after every other image was scanned.
+
+pub mod names;
+pub mod select;
+pub mod summary;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use cra_core::{Platform, Reference, Registry, TagInfo};
+use cra_scan::analyzers::AnalyzerId;
+use cra_scan::sbom::{self, Format};
+use cra_scan::{ImageSource, Rescan, ScanOptions, ScanReport, Scanner};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::list;
+use super::scan::output::parse_format;
+use crate::cache::CacheArgs;
+use select::Patterns;
+use summary::{Row, State, Status};
+
+/// Arguments of `cra scan-registry`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The registry.
+    #[command(flatten)]
+    pub registry: list::RegistryArgs,
+    /// The directory for the reports, `summary.json` and the state that makes a run resumable.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
+    /// A report format; repeat for several (table, json, cyclonedx-json, spdx-json; default json).
+    #[arg(short = 'f', long = "format", value_name = "FORMAT", value_parser = parse_format)]
+    pub formats: Vec<Format>,
+    /// Scan only repositories matching this glob; repeat for several (`*` stays within a path
+    /// segment, `**` crosses them).
+    #[arg(long = "repository", value_name = "GLOB")]
+    pub repositories: Vec<String>,
+    /// Scan only tags matching this glob; repeat for several.
+    #[arg(long = "tag", value_name = "GLOB")]
+    pub tags: Vec<String>,
+    /// Scan only the N most recently pushed matching tags of each repository (by push time
+    /// where the registry reports it, else the last listed).
+    #[arg(long, value_name = "N")]
+    pub newest: Option<usize>,
+    /// The platform to scan in multi-platform images, os/arch[/variant].
+    #[arg(long, default_value = "linux/amd64")]
+    pub platform: Platform,
+    /// How many images to scan at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Analyzers to run, comma-separated; all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub analyzers: Option<Vec<AnalyzerId>>,
+    /// The analysis cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Draw no progress bar (set by the global `--quiet`).
+    #[arg(skip)]
+    pub quiet: bool,
+}
+
+/// One image to scan.
+struct Target {
+    repository: String,
+    tag: String,
+}
+
+impl Target {
+    fn name(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}
+
+/// Runs `cra scan-registry`.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let dir = args.output_dir.clone();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let formats = if args.formats.is_empty() {
+        vec![Format::Json]
+    } else {
+        args.formats.clone()
+    };
+    let repo_globs = Patterns::new(&args.repositories).context("invalid --repository glob")?;
+    let tag_globs = Patterns::new(&args.tags).context("invalid --tag glob")?;
+    let registry = args.registry.connect().await?;
+    let scanner = Arc::new(Scanner::new(ScanOptions {
+        platform: args.platform.clone(),
+        analyzers: args.analyzers.clone(),
+        cache: args.cache.open()?,
+        ..ScanOptions::default()
+    }));
+
+    let mut rows = Vec::new();
+    let targets = targets(
+        registry.as_ref(),
+        &repo_globs,
+        &tag_globs,
+        args.newest,
+        &mut rows,
+    )
+    .await?;
+    let mut state = State::load(&dir);
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| bar(targets.len()));
+    let formats = Arc::new(formats);
+    let shared_dir = Arc::new(dir.clone());
+    let jobs: Vec<(Target, Option<Row>)> = targets
+        .into_iter()
+        .map(|t| {
+            let known = state.known(&dir, &t.name()).cloned();
+            (t, known)
+        })
+        .collect();
+    let mut results = futures_util::stream::iter(jobs)
+        .map(|(target, known)| {
+            scan_one(
+                registry.clone(),
+                scanner.clone(),
+                target,
+                known,
+                shared_dir.clone(),
+                formats.clone(),
+            )
+        })
+        .buffer_unordered(args.concurrency.max(1));
+    while let Some(row) = results.next().await {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        if row.status != Status::Failed {
+            state.done.insert(row.image.clone(), row.clone());
+            state
+                .save(&dir)
+                .with_context(|| format!("cannot write the state in {}", dir.display()))?;
+        }
+        rows.push(row);
+    }
+    drop(results);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    rows.sort_by(|a, b| a.image.cmp(&b.image));
+    summary::write_atomically(
+        &dir,
+        summary::SUMMARY_FILE,
+        &serde_json::to_vec_pretty(&rows)?,
+    )
+    .with_context(|| format!("cannot write the summary in {}", dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    summary::table(&rows, &mut out)?;
+    out.flush()?;
+    let failed = rows.iter().filter(|r| r.status == Status::Failed).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} images could not be scanned", rows.len());
+    }
+    Ok(())
+}
+
+/// The images the filters select; a repository whose tags cannot be listed becomes a failed row.
+async fn targets(
+    registry: &dyn Registry,
+    repo_globs: &Patterns,
+    tag_globs: &Patterns,
+    newest: Option<usize>,
+    failed: &mut Vec<Row>,
+) -> anyhow::Result<Vec<Target>> {
+    let repositories = registry
+        .list_all_repositories()
+        .await
+        .context("cannot list repositories")?;
+    let mut targets = Vec::new();
+    for repository in repositories.into_iter().filter(|r| repo_globs.matches(r)) {
+        let listed: anyhow::Result<Vec<TagInfo>> = if newest.is_some() {
+            list::all_tags_with_metadata(registry, &repository).await
+        } else {
+            registry
+                .list_all_tags(&repository)
+                .await
+                .map(|tags| tags.into_iter().map(TagInfo::bare).collect())
+                .with_context(|| format!("cannot list the tags of {repository}"))
+        };
+        match listed {
+            Ok(listed) => targets.extend(select::tags(listed, tag_globs, newest).into_iter().map(
+                |tag| Target {
+                    repository: repository.clone(),
+                    tag,
+                },
+            )),
+            Err(e) => failed.push(Row::failed(repository, None, chain(&e))),
+        }
+    }
+    Ok(targets)
+}
+
+async fn scan_one(
+    registry: Arc<dyn Registry>,
+    scanner: Arc<Scanner>,
+    target: Target,
+    known: Option<Row>,
+    dir: Arc<PathBuf>,
+    formats: Arc<Vec<Format>>,
+) -> Row {
+    let name = target.name();
+    let reference: Reference = match format!("{}/{name}", registry.host()).parse() {
+        Ok(r) => r,
+        Err(e) => return Row::failed(name, None, format!("invalid image reference: {e}")),
+    };
+    let source = ImageSource::Registry {
+        registry,
+        reference,
+    };
+    let previous = known.as_ref().and_then(|r| r.digest.as_ref());
+    match scanner.scan_if_changed(&source, previous, None).await {
+        Ok(Rescan::Unchanged(_)) => match known {
+            Some(row) => Row {
+                status: Status::Unchanged,
+                ..row
+            },
+            None => Row::failed(name, None, "no previous result".into()),
+        },
+        Ok(Rescan::Scanned(report)) => {
+            let stem = names::stem(&target.repository, &target.tag);
+            let digest = report.image.manifest_digest.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                write_reports(&dir, &stem, &report, &formats).map(|files| (report, files))
+            })
+            .await;
+            match written {
+                Ok(Ok((report, files))) => Row::scanned(name, &report, files),
+                Ok(Err(e)) => Row::failed(name, Some(digest), chain(&e)),
+                Err(e) => Row::failed(name, Some(digest), e.to_string()),
+            }
+        }
+        Err(e) => Row::failed(name, None, chain(&anyhow::Error::new(e))),
+    }
+}
+
+/// Writes one report per format, each through a temporary file; returns their names.
+fn write_reports(
+    dir: &Path,
+    stem: &str,
+    report: &ScanReport,
+    formats: &[Format],
+) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::with_capacity(formats.len());
+    for format in formats {
+        let name = format!("{stem}.{}", extension(*format));
+        let mut bytes = Vec::new();
+        sbom::render(report, *format, &mut bytes)?;
+        summary::write_atomically(dir, &name, &bytes)
+            .with_context(|| format!("cannot write {}", dir.join(&name).display()))?;
+        files.push(name);
+    }
+    Ok(files)
+}
+
+fn extension(format: Format) -> &'static str {
+    match format {
+        Format::Table => "txt",
+        Format::Json => "json",
+        Format::CycloneDx => "cdx.json",
+        Format::Spdx => "spdx.json",
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn bar(len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} images [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}

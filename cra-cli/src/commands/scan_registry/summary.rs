@@ -1,0 +1,218 @@
+//! One summary row per image, the state file that makes a run resumable, and the table.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use cra_core::text::escape_untrusted;
+use cra_core::Digest;
+use cra_scan::ScanReport;
+use serde::{Deserialize, Serialize};
+
+/// The state file's name in the output directory.
+pub const STATE_FILE: &str = ".cra-scan-registry-state.json";
+/// The summary's name in the output directory.
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// What became of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Scanned in this run.
+    Scanned,
+    /// Its manifest digest is the one a previous run scanned; its reports were kept.
+    Unchanged,
+    /// It could not be scanned.
+    Failed,
+}
+
+/// One image of the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    /// `repository:tag`.
+    pub image: String,
+    /// The manifest digest, when the manifest was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// The OS (`debian 12`), when one was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Packages found.
+    pub packages: usize,
+    /// Packages by ecosystem.
+    #[serde(default)]
+    pub by_ecosystem: BTreeMap<String, usize>,
+    /// What became of it.
+    pub status: Status,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The report files, relative to the output directory.
+    #[serde(default)]
+    pub reports: Vec<String>,
+}
+
+impl Row {
+    /// The row of a scanned image.
+    pub fn scanned(image: String, report: &ScanReport, reports: Vec<String>) -> Self {
+        let mut by_ecosystem = BTreeMap::new();
+        for p in &report.inventory.packages {
+            *by_ecosystem.entry(p.ecosystem.to_string()).or_insert(0) += 1;
+        }
+        let os = report.inventory.os.as_ref().map(|os| match &os.version_id {
+            Some(v) => format!("{} {v}", os.id),
+            None => os.id.clone(),
+        });
+        Self {
+            image,
+            digest: Some(report.image.manifest_digest.clone()),
+            os,
+            packages: report.inventory.packages.len(),
+            by_ecosystem,
+            status: Status::Scanned,
+            error: None,
+            reports,
+        }
+    }
+
+    /// The row of an image that failed.
+    pub fn failed(image: String, digest: Option<Digest>, error: String) -> Self {
+        Self {
+            image,
+            digest,
+            os: None,
+            packages: 0,
+            by_ecosystem: BTreeMap::new(),
+            status: Status::Failed,
+            error: Some(error),
+            reports: Vec::new(),
+        }
+    }
+}
+
+/// The images a run has finished, by `repository:tag`; kept in the output directory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// The rows of the images scanned, by image.
+    pub done: BTreeMap<String, Row>,
+}
+
+impl State {
+    /// Reads the state of `dir`; a missing or unreadable one is an empty state (everything is
+    /// scanned again).
+    pub fn load(dir: &Path) -> Self {
+        let path = dir.join(STATE_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the state file is unreadable; every image is scanned");
+                State::default()
+            }),
+            Err(_) => State::default(),
+        }
+    }
+
+    /// The digest a previous run scanned `image` at, when its reports are all still there.
+    pub fn known(&self, dir: &Path, image: &str) -> Option<&Row> {
+        self.done.get(image).filter(|row| {
+            row.status != Status::Failed
+                && !row.reports.is_empty()
+                && row.reports.iter().all(|r| dir.join(r).is_file())
+        })
+    }
+
+    /// Writes the state to `dir`, atomically.
+    pub fn save(&self, dir: &Path) -> io::Result<()> {
+        write_atomically(dir, STATE_FILE, &serde_json::to_vec_pretty(self)?)
+    }
+}
+
+/// Writes `name` in `dir` through a temporary file renamed into place, so that an interrupted
+/// run leaves the old file or the new one, never a part.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_data()?;
+    temp.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The table of `rows`, registry text escaped.
+pub fn table(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "IMAGE\tSTATUS\tOS\tPACKAGES\tDIGEST")?;
+    for r in rows {
+        let status = match r.status {
+            Status::Scanned => "scanned",
+            Status::Unchanged => "unchanged",
+            Status::Failed => "failed",
+        };
+        let digest = r
+            .digest
+            .as_ref()
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{}\t{status}\t{}\t{}\t{digest}",
+            escape_untrusted(&r.image),
+            escape_untrusted(r.os.as_deref().unwrap_or("-")),
+            r.packages,
+        )?;
+        if let Some(e) = &r.error {
+            writeln!(out, "  error: {}", escape_untrusted(e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_forgets_images_whose_reports_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::default();
+        let row = Row {
+            image: "team/app:1".into(),
+            digest: Some(Digest::sha256_of(b"m")),
+            os: Some("debian 12".into()),
+            packages: 3,
+            by_ecosystem: BTreeMap::from([("deb".to_owned(), 3)]),
+            status: Status::Scanned,
+            error: None,
+            reports: vec!["team_app_1-0.json".into()],
+        };
+        state.done.insert(row.image.clone(), row.clone());
+        let failed = Row::failed("x:1".into(), None, "no".into());
+        state.done.insert(failed.image.clone(), failed);
+        state.save(dir.path()).unwrap();
+        let back = State::load(dir.path());
+        assert_eq!(back.done.get("team/app:1"), Some(&row));
+        assert!(
+            back.known(dir.path(), "team/app:1").is_none(),
+            "report missing"
+        );
+        std::fs::write(dir.path().join("team_app_1-0.json"), "{}").unwrap();
+        assert_eq!(back.known(dir.path(), "team/app:1"), Some(&row));
+        assert!(
+            back.known(dir.path(), "x:1").is_none(),
+            "failures are retried"
+        );
+        std::fs::write(dir.path().join(STATE_FILE), "{truncated").unwrap();
+        assert!(State::load(dir.path()).done.is_empty());
+    }
+
+    #[test]
+    fn the_table_escapes_registry_text() {
+        let mut row = Row::failed("evil\u{1b}[2J:1".into(), None, "bad\ntag".into());
+        row.os = Some("x\u{7}".into());
+        let mut out = Vec::new();
+        table(&[row], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
+}
