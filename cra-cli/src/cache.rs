@@ -26,12 +26,21 @@ pub struct CacheArgs {
 impl CacheArgs {
     /// Opens the cache, or `None` with `--no-cache`.
     pub fn open(&self) -> anyhow::Result<Option<LayerCache>> {
+        self.open_with(default_dir)
+    }
+
+    /// Opens the cache in `--cache-dir`, else in the directory `default` gives, or `None` with
+    /// `--no-cache`.
+    pub fn open_with(
+        &self,
+        default: impl FnOnce() -> anyhow::Result<PathBuf>,
+    ) -> anyhow::Result<Option<LayerCache>> {
         if self.no_cache {
             return Ok(None);
         }
-        let dir = match &self.cache_dir {
-            Some(d) => d.clone(),
-            None => default_dir()?,
+        let dir = match self.cache_dir.clone().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => d,
+            None => default()?,
         };
         let cache = LayerCache::open(&dir, self.cache_max_size.unwrap_or(DEFAULT_MAX_SIZE))
             .with_context(|| format!("cannot open the analysis cache in {}", dir.display()))?;

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands;
 
-/// Scan container images (`scan`, `list`; `db` keeps the vulnerability database) and relay a
+/// Scan container images (`scan`, `scan-registry`, `list`; `db` keeps the vulnerability database) and relay a
 /// security platform's requests to private registries (`agent`, `client`, `server`);
 /// `completions` and `man` document the command.
 #[derive(Debug, Parser)]

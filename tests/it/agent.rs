@@ -513,3 +513,53 @@ async fn agent_serves_https_with_the_configured_certificate() {
     assert!(untrusted.is_err());
     agent.stop().await;
 }
+
+#[tokio::test]
+async fn agent_rescans_an_unchanged_image_without_pulling_a_blob() {
+    if !registry_available() {
+        return;
+    }
+    let server = RegistryServer::start_logged(Auth::htpasswd(USER, PASS)).await;
+    let layer = debian_layer(&[("bash", "5.2.15-2+b2")]);
+    server
+        .push_small_image("team/app", "1", "amd64", &layer)
+        .await;
+    let receiver = CallbackReceiver::start(Duration::ZERO).await;
+    let cache_dir = tempfile::tempdir().expect("temp dir");
+    let agent = RunningAgent::start(Settings {
+        cache: Some(
+            cra_scan::LayerCache::open(cache_dir.path(), 64 << 20).expect("open the cache"),
+        ),
+        ..settings(Some(&receiver))
+    })
+    .await;
+    let mut pulled = Vec::new();
+    let mut results = Vec::new();
+    for job in ["job-1", "job-2"] {
+        let before = server.blob_requests();
+        let (s, body) = agent
+            .post(
+                "/scan",
+                &auth(&server),
+                &json!({"image": "team/app:1", "jobId": job}),
+            )
+            .await;
+        assert_eq!(s, 202, "{body}");
+        let calls = receiver
+            .wait_for(2 * (results.len() + 1), Duration::from_secs(30))
+            .await;
+        let result = calls
+            .iter()
+            .find(|c| c.path == "/api/v2/import/result" && c.body["jobId"] == job)
+            .expect("a result")
+            .body
+            .clone();
+        assert_eq!(result["status"], "success", "{result}");
+        pulled.push(server.blob_requests() - before);
+        results.push(graph_packages(&result));
+    }
+    assert_eq!(pulled, [2, 0], "config and layer, then nothing");
+    assert_eq!(results[0], results[1]);
+    assert!(results[0].iter().any(|p| p == "bash"));
+    agent.stop().await;
+}

@@ -163,6 +163,7 @@ pub trait Engine: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct ScanEngine {
     max_image_size: u64,
+    cache: Option<cra_scan::LayerCache>,
 }
 
 impl ScanEngine {
@@ -170,6 +171,7 @@ impl ScanEngine {
     pub fn new(settings: &crate::agent::settings::Settings) -> Self {
         ScanEngine {
             max_image_size: settings.max_image_size,
+            cache: settings.cache.clone(),
         }
     }
 
@@ -178,6 +180,7 @@ impl ScanEngine {
             require_platform: platform.is_some(),
             platform: platform.unwrap_or_default(),
             max_image_size: Some(self.max_image_size),
+            cache: self.cache.clone(),
             ..cra_scan::ScanOptions::default()
         })
     }

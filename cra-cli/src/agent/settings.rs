@@ -46,6 +46,10 @@ pub struct Settings {
     /// The vulnerability database directory (`CRA_DB_DIR`) that scans asked for with
     /// `vulns: true` are matched against; `None`: such requests are refused.
     pub vuln_db: Option<PathBuf>,
+    /// The analysis cache every scan shares (`CRA_CACHE_DIR`): layers and configs found in it
+    /// are not pulled, so a rescan of an unchanged image costs its manifest requests; `None`
+    /// walks every layer.
+    pub cache: Option<cra_scan::LayerCache>,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -76,6 +80,7 @@ impl Default for Settings {
             // Kubernetes gives a pod 30 s between SIGTERM and SIGKILL by default.
             shutdown_grace: Duration::from_secs(25),
             vuln_db: None,
+            cache: None,
         }
     }
 }

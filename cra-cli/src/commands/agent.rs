@@ -72,12 +72,21 @@ pub struct Args {
     /// (kept by `cra db update`).
     #[command(flatten)]
     pub db: super::db::DbDir,
+    /// The analysis cache all scans share (default: `cache` in the state directory).
+    #[command(flatten)]
+    pub cache: crate::cache::CacheArgs,
 }
 
 impl Args {
     /// The validated settings.
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let defaults = Settings::default();
+        let state_dir = self
+            .state_dir
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(default_state_dir);
+        let cache = self.cache.open_with(|| Ok(state_dir.join("cache")))?;
         let settings = Settings {
             max_image_size: self.max_image_size,
             max_active_operations: self.max_active_operations,
@@ -92,12 +101,8 @@ impl Args {
                 max_backoff: Duration::from_millis(self.callback_max_backoff_ms.max(1)),
                 ..defaults.callback_retry
             },
-            state_dir: Some(
-                self.state_dir
-                    .clone()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or_else(default_state_dir),
-            ),
+            state_dir: Some(state_dir),
+            cache,
             outbox_max_bytes: self.callback_max_bytes.max(1),
             outbox_max_age: Duration::from_secs(self.callback_max_age_hours.max(1) * 3600),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),

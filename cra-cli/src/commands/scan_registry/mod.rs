@@ -162,6 +162,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &serde_json::to_vec_pretty(&rows)?,
     )
     .with_context(|| format!("cannot write the summary in {}", dir.display()))?;
+    if let Some(cache) = &scanner.options().cache {
+        let stats = cache.stats();
+        tracing::info!(
+            layer_hits = stats.layer_hits,
+            layer_misses = stats.layer_misses,
+            hit_ratio = format!("{:.3}", stats.layer_hit_ratio()),
+            "analysis cache: {} of {} layers found",
+            stats.layer_hits,
+            stats.layer_hits + stats.layer_misses
+        );
+    }
     let mut out = std::io::stdout().lock();
     summary::table(&rows, &mut out)?;
     out.flush()?;

@@ -1,0 +1,182 @@
+//! `cra scan-registry` against the CNCF registry on loopback: selection, reports, summary,
+//! a failing image that does not stop the run, the cache shared by images, and resuming.
+
+use super::*;
+
+/// An image of the shared Debian base plus a top layer installing `app-<version>`.
+fn app(version: &str) -> Image {
+    let status = dpkg_status(&[
+        Deb::installed("base-files", "12.4+deb12u5"),
+        Deb::installed(&format!("app-{}", version.replace('.', "-")), "1.0-1"),
+    ]);
+    Image::new(
+        "amd64",
+        vec![
+            base_layer(Compression::Gzip),
+            Layer::new(
+                &[Entry::file("var/lib/dpkg/status", &status)],
+                Compression::Gzip,
+            ),
+        ],
+    )
+}
+
+async fn push(registry: &RegistryServer, repo: &str, tag: &str, image: &Image) {
+    let layers: Vec<Vec<u8>> = image.layers.iter().map(|l| l.blob.clone()).collect();
+    registry
+        .push_image(
+            repo,
+            tag,
+            &image.config,
+            &layers,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        )
+        .await;
+}
+
+async fn scan_registry(
+    registry: &RegistryServer,
+    dir: &Path,
+    extra: &[&str],
+) -> Result<(), String> {
+    let base = registry.base_url();
+    let out = dir.join("out");
+    let cache = dir.join("cache");
+    let mut argv = vec![
+        "cra",
+        "scan-registry",
+        "--type",
+        "nexus-cr",
+        "--base",
+        &base,
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--repository",
+        "team/*",
+        "--newest",
+        "2",
+        "-f",
+        "json",
+        "-f",
+        "cyclonedx-json",
+    ];
+    argv.extend_from_slice(extra);
+    let cli = cra_cli::Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    cra_cli::run(cli).await.map_err(|e| format!("{e:#}"))
+}
+
+fn summary(dir: &Path) -> Vec<serde_json::Value> {
+    read_json(&dir.join("out/summary.json"))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn statuses(rows: &[serde_json::Value]) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r["image"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn scan_registry_selects_scans_shares_layers_and_resumes() {
+    if !registry_available() {
+        return;
+    }
+    let registry = RegistryServer::start_logged(Auth::None).await;
+    for tag in ["1.0", "1.1", "2.0"] {
+        push(&registry, "team/app", tag, &app(tag)).await;
+    }
+    push(&registry, "team/web", "1.0", &app("web")).await;
+    push(&registry, "other/x", "1.0", &app("x")).await;
+    // A layer that is no gzip at all: the image fails, the run goes on.
+    let mut bad = app("bad");
+    bad.layers[1] = Layer::from_tar(b"not a tar".to_vec(), Compression::None);
+    bad = Image::new("amd64", bad.layers);
+    registry
+        .push_image(
+            "team/bad",
+            "1.0",
+            &bad.config,
+            &[bad.layers[0].blob.clone(), b"not a gzip stream".to_vec()],
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let before = registry.blob_requests();
+    let err = scan_registry(&registry, dir.path(), &["--concurrency", "1"])
+        .await
+        .unwrap_err();
+    assert!(err.contains("1 of 4 images could not be scanned"), "{err}");
+    // Configs of 4 images, the shared base once, 3 top layers and the bad one.
+    assert_eq!(registry.blob_requests() - before, 4 + 1 + 3 + 1);
+    let rows = summary(dir.path());
+    assert_eq!(
+        statuses(&rows),
+        [
+            ("team/app:1.1".into(), "scanned".into()),
+            ("team/app:2.0".into(), "scanned".into()),
+            ("team/bad:1.0".into(), "failed".into()),
+            ("team/web:1.0".into(), "scanned".into()),
+        ]
+    );
+    let app2 = &rows[1];
+    assert_eq!(app2["os"], "debian 12");
+    // base-files and app-2-0 from the status file, and the base layer's status.d entry.
+    assert_eq!(app2["packages"], 3);
+    assert_eq!(app2["by_ecosystem"]["deb"], 3);
+    assert!(app2["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        rows[2]["error"].as_str().unwrap().contains("layer"),
+        "{}",
+        rows[2]
+    );
+    for row in [&rows[0], &rows[1], &rows[3]] {
+        let reports = row["reports"].as_array().unwrap();
+        assert_eq!(reports.len(), 2);
+        let json = read_json(&dir.path().join("out").join(reports[0].as_str().unwrap()));
+        assert!(json["scanResults"].is_array());
+        let cdx = read_json(&dir.path().join("out").join(reports[1].as_str().unwrap()));
+        assert_eq!(cdx["bomFormat"], "CycloneDX");
+    }
+    let app2_report = read_json(
+        &dir.path()
+            .join("out")
+            .join(app2["reports"][0].as_str().unwrap()),
+    );
+    assert!(app2_report.to_string().contains("app-2-0"));
+
+    // Interrupted before team/web finished: its entry is not in the state.
+    let state_path = dir.path().join("out/.cra-scan-registry-state.json");
+    let mut state = read_json(&state_path);
+    state["done"]
+        .as_object_mut()
+        .unwrap()
+        .remove("team/web:1.0");
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    // A new tag replaces 1.1 among the two newest.
+    push(&registry, "team/app", "3.0", &app("3.0")).await;
+
+    let before = registry.blob_requests();
+    let err = scan_registry(&registry, dir.path(), &[]).await.unwrap_err();
+    assert!(err.contains("1 of 4 images could not be scanned"), "{err}");
+    // The new image's config and top layer, and the bad layer again; nothing else.
+    assert_eq!(registry.blob_requests() - before, 2 + 1);
+    assert_eq!(
+        statuses(&summary(dir.path())),
+        [
+            ("team/app:2.0".into(), "unchanged".into()),
+            ("team/app:3.0".into(), "scanned".into()),
+            ("team/bad:1.0".into(), "failed".into()),
+            ("team/web:1.0".into(), "scanned".into()),
+        ]
+    );
+}
