@@ -287,6 +287,7 @@ fn extension(format: Format) -> &'static str {
         Format::Json => "json",
         Format::CycloneDx => "cdx.json",
         Format::Spdx => "spdx.json",
+        Format::Sarif => "sarif",
     }
 }
 
