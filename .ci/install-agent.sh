@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The agent's API fuzz: schemathesis drives `cra agent` on loopback from cra-cli/openapi.yaml,
 # with a real registry behind it, and fails on any status, header or body the document does not
-# allow (so on any undocumented 5xx). Bounded to about two minutes. (The positive-data check is left
-# out: an opaque page cursor that the agent never issued is schema-valid and rightly refused.)
+# allow (so on any undocumented 5xx), and on a schema-valid request that is refused (positive data:
+# the document states every format the agent enforces, page cursors included). Bounded to about
+# two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,7 +81,7 @@ status=0
 timeout 150 "${schemathesis[@]}" run cra-cli/openapi.yaml \
   --url "http://127.0.0.1:$agent_port" \
   -H "Authorization: $credentials" \
-  --checks status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method \
+  --checks status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method,positive_data_acceptance \
   --phases examples,fuzzing --max-examples 50 --seed 17500 --workers 2 --request-timeout 20 \
   --generation-database none --no-color || status=$?
 

@@ -63,7 +63,16 @@ async fn start_agent(
     state: &Path,
     extra: &[(&str, String)],
 ) -> (CraProcess, SocketAddr) {
-    let port = free_port();
+    start_agent_on(bin, state, free_port(), extra).await
+}
+
+/// `cra agent` on `port`, as a container restarted in its pod comes back on the same address.
+async fn start_agent_on(
+    bin: &Path,
+    state: &Path,
+    port: u16,
+    extra: &[(&str, String)],
+) -> (CraProcess, SocketAddr) {
     let mut env = vec![
         ("SNYK_PORT", port.to_string()),
         ("SNYK_BIND_ADDRESS", "127.0.0.1".into()),
@@ -298,10 +307,41 @@ fn report(line: &str) {
     eprintln!("{line}");
 }
 
-/// Two clients and three agents behind one address; 60 scans through the server, one agent
-/// stopped (SIGTERM, as Kubernetes stops a pod) while they run. Every scan the platform asked for
-/// ends in exactly one result: accepted scans are reported (success or failed), and a request
-/// that was not accepted gets an error status the platform can retry on.
+/// The job ids of the scan journal records in an agent's state directory.
+fn journaled(state: &Path) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(state.join("journal")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| {
+            // `<accepted ms>-<seq>-<job id>.job`
+            let stem = name.strip_suffix(".job")?;
+            Some(stem.splitn(3, '-').nth(2)?.to_owned())
+        })
+        .collect()
+}
+
+/// A sample of an agent's `/metrics`.
+async fn metric(addr: SocketAddr, series: &str) -> Option<u64> {
+    let text = http()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Two clients and three agents behind one address; 60 scans through the server. While they
+/// run, one agent is stopped (SIGTERM, as Kubernetes stops a pod) and another is killed
+/// (SIGKILL, as an out-of-memory kill does) and restarted on the same state directory, as a
+/// container restarts within its pod. Every scan the platform asked for ends in exactly one
+/// result: accepted scans are reported (success or failed) — those the killed agent had
+/// accepted included, by the restarted one — and a request that was not accepted gets an
+/// error status the platform can retry on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_out_loses_no_result() {
     let Some(bin) = prerequisites() else {
@@ -317,11 +357,13 @@ async fn scale_out_loses_no_result() {
         let (server, server_url) = start_server(&bin, scratch.path(), platform.addr).await;
 
         let mut agents = Vec::new();
-        for i in 0..3 {
-            let state = scratch.path().join(format!("agent-{i}"));
-            std::fs::create_dir_all(&state).expect("state dir");
-            agents
-                .push(start_agent(&bin, &state, &[("SHUTDOWN_GRACE_SECONDS", "10".into())]).await);
+        let agent_env = [("SHUTDOWN_GRACE_SECONDS", "10".to_owned())];
+        let states: Vec<PathBuf> = (0..3)
+            .map(|i| scratch.path().join(format!("agent-{i}")))
+            .collect();
+        for state in &states {
+            std::fs::create_dir_all(state).expect("state dir");
+            agents.push(start_agent(&bin, state, &agent_env).await);
         }
         let proxy = RoundRobin::start(agents.iter().map(|(_, addr)| *addr).collect()).await;
         let agent_url = format!("http://{}", proxy.addr);
@@ -332,11 +374,13 @@ async fn scale_out_loses_no_result() {
         wait_connected(&server_url).await;
 
         // The platform asks for every scan, a few at a time, and asks again for a scan whose
-        // request was not accepted; one agent is stopped a third of the way through.
+        // request was not accepted; one agent is stopped a third of the way through, another
+        // killed and restarted half way through.
         let jobs: Vec<String> = (0..SCANS).map(|i| format!("scale-{i:02}")).collect();
         let mut accepted = 0usize;
         let mut refusals = Vec::new();
         let mut stopped = false;
+        let mut killed: Option<Vec<String>> = None;
         for chunk in jobs.chunks(6) {
             let mut pending: Vec<String> = chunk.to_vec();
             let mut attempts = 0;
@@ -372,8 +416,25 @@ async fn scale_out_loses_no_result() {
                 agents[0].0.terminate();
                 stopped = true;
             }
+            if killed.is_none() && accepted >= SCANS / 2 {
+                // Killed while it holds accepted, unfinished scans.
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while journaled(&states[1]).is_empty() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let (mut agent, addr) = agents.remove(1);
+                agent.kill();
+                killed = Some(journaled(&states[1]));
+                drop(agent);
+                agents.insert(1, start_agent_on(&bin, &states[1], addr.port(), &agent_env).await);
+            }
         }
         assert_eq!(accepted, SCANS);
+        let interrupted = killed.expect("an agent was killed");
+        assert!(
+            !interrupted.is_empty(),
+            "the killed agent held no accepted scan"
+        );
 
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
@@ -425,10 +486,25 @@ async fn scale_out_loses_no_result() {
             .iter()
             .filter(|j| results[*j][0]["status"] == "failed")
             .count();
+        // The restarted agent ran again what its killed run had accepted.
+        // (A record whose result was kept just before the kill is not run again.)
+        let resumed = metric(agents[1].1, "cra_agent_scans_resumed_total")
+            .await
+            .unwrap_or_default();
+        assert!(
+            (1..=interrupted.len() as u64).contains(&resumed),
+            "{resumed} resumed; killed with {interrupted:?} in the journal"
+        );
+        assert!(
+            journaled(&states[1]).is_empty(),
+            "{:?}",
+            journaled(&states[1])
+        );
         report(&format!(
             "scale-out: {SCANS} results, {failed} failed; {} requests refused and asked again; \
-             connections per agent {spread:?}",
-            refusals.len()
+             {resumed} of {} journaled scans resumed after SIGKILL; connections per agent {spread:?}",
+            refusals.len(),
+            interrupted.len()
         ));
         drop(server);
     })

@@ -7,4 +7,5 @@ mod jars;
 mod registries;
 mod sbom;
 mod scan;
+mod soak;
 mod vulns;

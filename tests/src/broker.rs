@@ -40,6 +40,11 @@ pub async fn serve(router: Router) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
+    serve_on(listener, router)
+}
+
+/// Serves `router` on `listener` until the returned guard is dropped.
+pub fn serve_on(listener: tokio::net::TcpListener, router: Router) -> Served {
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -232,6 +237,15 @@ fn cut_body(size: u64, declared: bool) -> Response {
 
 /// A stand-in for the platform behind the server: records callbacks, answers `{"received":true}`.
 pub async fn stub_upstream() -> (Served, Log) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    stub_upstream_on(listener)
+}
+
+/// [`stub_upstream`] on a listener the caller bound (to come up on an address a process already
+/// calls).
+pub fn stub_upstream_on(listener: tokio::net::TcpListener) -> (Served, Log) {
     let log = Log::default();
     let router = Router::new()
         .fallback(|State(log): State<Log>, request: Request| async move {
@@ -243,7 +257,7 @@ pub async fn stub_upstream() -> (Served, Log) {
             )
         })
         .with_state(log.clone());
-    (serve(router).await, log)
+    (serve_on(listener, router), log)
 }
 
 /// The accept file of a server whose client callbacks go to `upstream`.

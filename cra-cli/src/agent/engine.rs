@@ -77,6 +77,8 @@ pub enum FailureKind {
     TimedOut,
     /// The vulnerability database asked for is missing or unreadable.
     VulnDb,
+    /// The agent died during the scan as often as a scan may start.
+    Interrupted,
     /// Anything else.
     Internal,
 }
@@ -113,6 +115,7 @@ impl EngineError {
             FailureKind::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             FailureKind::TimedOut => (StatusCode::GATEWAY_TIMEOUT, "scan_timeout"),
             FailureKind::VulnDb => (StatusCode::NOT_IMPLEMENTED, "vulns_unavailable"),
+            FailureKind::Interrupted => (StatusCode::INTERNAL_SERVER_ERROR, "scan_interrupted"),
             FailureKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "scan_failed"),
         }
     }

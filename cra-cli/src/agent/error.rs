@@ -32,6 +32,9 @@ pub enum AgentError {
     /// The state directory cannot be used.
     #[error("cannot keep callbacks in the state directory")]
     Outbox(#[from] crate::agent::outbox::OutboxError),
+    /// The scan journal cannot be used.
+    #[error("cannot keep the scan journal in the state directory")]
+    Journal(#[source] std::io::Error),
     /// Serving failed.
     #[error("serving HTTP failed")]
     Io(#[from] std::io::Error),
@@ -126,6 +129,25 @@ impl ApiError {
             "vulns_unavailable",
             "the agent has no vulnerability database: run `cra db update` on the agent's host \
              (CRA_DB_DIR)",
+        )
+    }
+
+    /// 503: the scan cannot be recorded in the state directory, so it is not accepted.
+    pub fn journal_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state_unavailable",
+            "the agent cannot record the scan in its state directory; retry later",
+        )
+    }
+
+    /// 404: a well-formed page cursor names no page (the agent did not issue it, or the
+    /// registry no longer knows it).
+    pub fn page_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "page_not_found",
+            "the cursor names no page of this repository; list again from the first page",
         )
     }
 

@@ -157,6 +157,11 @@ impl JobQueue {
             .is_ok()
     }
 
+    /// Whether `max_queued` jobs wait already (a submission now would be refused).
+    pub fn is_full(&self) -> bool {
+        self.inner.queued.load(Ordering::SeqCst) >= self.inner.max_queued
+    }
+
     /// Whether the queue still accepts jobs.
     pub fn is_open(&self) -> bool {
         !self.inner.closed.load(Ordering::SeqCst)

@@ -89,6 +89,7 @@ impl ScanOutcome {
 #[derive(Debug, Default)]
 pub struct Metrics {
     scans_accepted: AtomicU64,
+    scans_resumed: AtomicU64,
     scans_succeeded: AtomicU64,
     scans_failed: AtomicU64,
     scans_rejected: AtomicU64,
@@ -103,6 +104,11 @@ impl Metrics {
     /// Counts an accepted scan request.
     pub fn scan_accepted(&self) {
         self.scans_accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a scan an earlier run accepted and this one queued again.
+    pub fn scan_resumed(&self) {
+        self.scans_resumed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a finished or refused scan.
@@ -184,6 +190,12 @@ impl Metrics {
             "cra_agent_scans_accepted_total",
             "Scan requests accepted with 202.",
             load(&self.scans_accepted),
+        );
+        counter(
+            &mut out,
+            "cra_agent_scans_resumed_total",
+            "Scans an earlier run accepted and never finished, queued again after a restart.",
+            load(&self.scans_resumed),
         );
         header(
             &mut out,
@@ -292,6 +304,7 @@ mod tests {
         m.request(&Method::GET, Some("/list/{*repository}"), 200);
         m.request(&Method::GET, None, 404);
         m.callback_expired();
+        m.scan_resumed();
         let text = m.render(Gauges {
             queue: QueueSnapshot {
                 queued: 3,
@@ -304,6 +317,7 @@ mod tests {
         assert_eq!(value(&text, "cra_agent_scans_queued"), Some(3));
         assert_eq!(value(&text, "cra_agent_scans_running"), Some(1));
         assert_eq!(value(&text, "cra_agent_scans_accepted_total"), Some(2));
+        assert_eq!(value(&text, "cra_agent_scans_resumed_total"), Some(1));
         assert_eq!(
             value(&text, "cra_agent_scans_total{outcome=\"succeeded\"}"),
             Some(1)

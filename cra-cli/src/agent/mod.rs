@@ -31,12 +31,15 @@
 
 pub mod callback;
 pub mod connect;
+pub mod cursor;
 pub mod engine;
 pub mod error;
 pub mod image;
 pub mod jobs;
+pub mod journal;
 pub mod metrics;
 pub mod outbox;
+mod resume;
 mod router;
 pub mod routes;
 pub mod scan;

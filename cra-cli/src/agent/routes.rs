@@ -225,16 +225,26 @@ pub async fn list_paginated(
     };
     let cursor = query_value(&pairs, "cursor")
         .filter(|c| !c.is_empty())
-        .map(str::to_owned);
+        .map(crate::agent::cursor::decode)
+        .transpose()?;
+    let asked_for_a_page = cursor.is_some();
     let registry = connect(&state, &headers).await?;
     let page = timed(
         &state,
         registry.list_tags(&repository, &PageRequest { size, cursor }),
     )
-    .await?;
+    .await
+    .map_err(|err| {
+        // The adapter refuses a cursor it cannot have issued as invalid input.
+        if asked_for_a_page && err.status == StatusCode::BAD_REQUEST {
+            ApiError::page_not_found()
+        } else {
+            err
+        }
+    })?;
     Ok(Json(TagPage {
         items: page.items,
-        next: page.next,
+        next: page.next.as_deref().map(crate::agent::cursor::encode),
     }))
 }
 

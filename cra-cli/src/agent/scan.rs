@@ -22,6 +22,7 @@ use crate::agent::engine::{EngineError, FailureKind, ScanOutput};
 use crate::agent::error::ApiError;
 use crate::agent::image::ImageName;
 use crate::agent::jobs::{QueueError, Start};
+use crate::agent::journal::{Record, SealedCredentials, Ticket};
 use crate::agent::metrics::ScanOutcome;
 use crate::agent::outbox::store::{self, Header, ResultRoute};
 use crate::agent::outbox::Report;
@@ -77,17 +78,38 @@ pub struct Accepted {
     image: String,
 }
 
-/// A validated, queued scan.
+/// A validated, queued scan, with its journal record.
 #[derive(Debug)]
-struct Job {
-    id: String,
-    version: ApiVersion,
-    image: ImageName,
-    platform: Option<Platform>,
+pub(crate) struct Job {
+    pub(crate) ticket: Ticket,
+    pub(crate) image: ImageName,
+    pub(crate) platform: Option<Platform>,
     /// The database to match against, when the request asked for findings.
-    vuln_db: Option<PathBuf>,
-    credentials: RegistryCredentials,
-    callback_base: Url,
+    pub(crate) vuln_db: Option<PathBuf>,
+    pub(crate) credentials: RegistryCredentials,
+}
+
+impl Job {
+    fn id(&self) -> &str {
+        &self.ticket.record.job_id
+    }
+
+    /// The job a journal record describes; `None` when the record no longer parses (it was
+    /// written by a version that accepted something this one does not).
+    pub(crate) fn resume(ticket: &Ticket, settings: &Settings) -> Option<Job> {
+        let record = &ticket.record;
+        let platform = match record.platform.as_deref() {
+            None => None,
+            Some(text) => Some(text.parse::<Platform>().ok()?),
+        };
+        Some(Job {
+            ticket: ticket.clone(),
+            image: record.image.parse::<ImageName>().ok()?,
+            platform,
+            vuln_db: vuln_db(settings, record.vulns).ok()?,
+            credentials: record.credentials.open().ok()?,
+        })
+    }
 }
 
 fn valid_job_id(id: &str) -> bool {
@@ -160,7 +182,7 @@ pub async fn scan_v2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    accept(state, headers, &body, ApiVersion::V2)
+    accept(state, headers, &body, ApiVersion::V2).await
 }
 
 /// `POST /discover`.
@@ -169,10 +191,10 @@ pub async fn discover_v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    accept(state, headers, &body, ApiVersion::V1)
+    accept(state, headers, &body, ApiVersion::V1).await
 }
 
-fn accept(
+async fn accept(
     state: AppState,
     headers: HeaderMap,
     body: &[u8],
@@ -205,24 +227,39 @@ fn accept(
     };
     let callback_base = callback_base(&state.settings, &headers)?;
     let vuln_db = vuln_db(&state.settings, request.vulns.unwrap_or(false))?;
+    // A full queue is answered before anything is written.
+    if state.queue.is_full() {
+        state.metrics.scan_finished(ScanOutcome::Rejected);
+        return Err(ApiError::queue_full(state.settings.queue_retry_after));
+    }
     let claim = state
         .claim_job(&id)
         .ok_or_else(|| ApiError::job_conflict(&id))?;
+    let image_text = image.to_string();
+    let record = Record {
+        job_id: id.clone(),
+        route: version.route(),
+        image: image_text.clone(),
+        platform: platform.as_ref().map(Platform::to_string),
+        vulns: vuln_db.is_some(),
+        credentials: SealedCredentials::seal(&credentials),
+        base: callback_base,
+        accepted_ms: store::now_ms(),
+        attempts: 0,
+    };
+    // The scan is acknowledged only once it is on disk: an agent killed from here on resumes it.
+    let ticket = state.journal.record(record).await.map_err(|err| {
+        warn!(job = %id, error = %err, "cannot record the scan in the journal");
+        ApiError::journal_unavailable()
+    })?;
     let job = Job {
-        id: id.clone(),
-        version,
+        ticket: ticket.clone(),
         image,
         platform,
         vuln_db,
         credentials,
-        callback_base,
     };
-    let image_text = job.image.to_string();
-    let worker = state.clone();
-    match state
-        .queue
-        .submit(move |start| async move { run(worker, job, start, claim).await })
-    {
+    match enqueue(&state, job, claim) {
         Ok(()) => {
             state.metrics.scan_accepted();
             info!(job = %id, image = %image_text, "scan queued");
@@ -235,22 +272,40 @@ fn accept(
                 }),
             ))
         }
-        Err(QueueError::Full) => {
-            state.metrics.scan_finished(ScanOutcome::Rejected);
-            Err(ApiError::queue_full(state.settings.queue_retry_after))
+        Err(err) => {
+            if let Err(io) = state.journal.remove(&ticket).await {
+                warn!(job = %id, error = %io, "cannot remove the record of a refused scan");
+            }
+            match err {
+                QueueError::Full => {
+                    state.metrics.scan_finished(ScanOutcome::Rejected);
+                    Err(ApiError::queue_full(state.settings.queue_retry_after))
+                }
+                QueueError::Closed => Err(ApiError::shutting_down()),
+            }
         }
-        Err(QueueError::Closed) => Err(ApiError::shutting_down()),
     }
 }
 
-async fn run(state: AppState, job: Job, start: Start, claim: JobClaim) {
+/// Queues `job`; it runs when a slot is free and ends by handing its outcome to the outbox.
+pub(crate) fn enqueue(state: &AppState, job: Job, claim: JobClaim) -> Result<(), QueueError> {
+    let worker = state.clone();
+    state
+        .queue
+        .submit(move |start| async move { run(worker, job, start, claim).await })
+}
+
+async fn run(state: AppState, mut job: Job, start: Start, claim: JobClaim) {
     let outcome = match start {
         Start::Abandoned => Err(EngineError::new(
             FailureKind::ShuttingDown,
             "the agent shut down before the scan started",
         )),
         Start::Run(cancel) => {
-            info!(job = %job.id, image = %job.image, "scan started");
+            if let Err(err) = state.journal.started(&mut job.ticket).await {
+                warn!(job = %job.id(), error = %err, "cannot record the start of a scan");
+            }
+            info!(job = %job.id(), image = %job.image, "scan started");
             let limit = state.settings.scan_timeout;
             let timed = async {
                 tokio::time::timeout(limit, scan(&state, &job))
@@ -273,22 +328,39 @@ async fn run(state: AppState, job: Job, start: Start, claim: JobClaim) {
     };
     match &outcome {
         Ok(_) => {
-            info!(job = %job.id, image = %job.image, "scan succeeded");
+            info!(job = %job.id(), image = %job.image, "scan succeeded");
             state.metrics.scan_finished(ScanOutcome::Succeeded);
         }
         Err(err) => {
-            warn!(job = %job.id, image = %job.image, code = err.code(), error = %err, "scan failed");
+            warn!(job = %job.id(), image = %job.image, code = err.code(), error = %err, "scan failed");
             state.metrics.scan_finished(ScanOutcome::Failed);
         }
     }
-    let report = report(&job, &outcome);
-    drop(outcome);
-    if let Err(err) = state.outbox.push(report).await {
-        warn!(job = %job.id, error = %err, "scan result not kept for delivery");
-        state.metrics.callback(false);
-    }
+    finish(&state, &job.ticket, &outcome).await;
     // The job id is free again once its result is in the outbox.
     drop(claim);
+}
+
+/// Hands a scan's outcome to the outbox and then drops its journal record, before delivery
+/// starts: a crash in between finds both, and the outbox entry wins.
+pub(crate) async fn finish(
+    state: &AppState,
+    ticket: &Ticket,
+    outcome: &Result<ScanOutput, EngineError>,
+) {
+    let job_id = &ticket.record.job_id;
+    let report = report(&ticket.record, outcome);
+    let kept = state.outbox.keep(report).await;
+    if let Err(err) = state.journal.remove(ticket).await {
+        warn!(job = %job_id, error = %err, "cannot remove the journal record of a finished scan");
+    }
+    match kept {
+        Ok(kept) => kept.send(),
+        Err(err) => {
+            warn!(job = %job_id, error = %err, "scan result not kept for delivery");
+            state.metrics.callback(false);
+        }
+    }
 }
 
 async fn scan(state: &AppState, job: &Job) -> Result<ScanOutput, EngineError> {
@@ -311,12 +383,11 @@ async fn scan(state: &AppState, job: &Job) -> Result<ScanOutput, EngineError> {
 }
 
 /// The outbox entry of a finished job: its header and the result body.
-fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
-    let image = job.image.to_string();
+fn report(job: &Record, outcome: &Result<ScanOutput, EngineError>) -> Report {
     let body = match outcome {
         Ok(output) => ResultBody {
-            job_id: &job.id,
-            image: &image,
+            job_id: &job.job_id,
+            image: &job.image,
             status: Status::Success,
             image_digest: output.digest.as_deref(),
             scan_results: Some(&output.scan_results.scan_results),
@@ -324,8 +395,8 @@ fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
             error: None,
         },
         Err(err) => ResultBody {
-            job_id: &job.id,
-            image: &image,
+            job_id: &job.job_id,
+            image: &job.image,
             status: Status::Failed,
             image_digest: None,
             scan_results: None,
@@ -339,11 +410,11 @@ fn report(job: &Job, outcome: &Result<ScanOutput, EngineError>) -> Report {
     let body = serde_json::to_vec(&body).unwrap_or_default();
     Report {
         header: Header {
-            job_id: job.id.clone(),
-            image,
+            job_id: job.job_id.clone(),
+            image: job.image.clone(),
             success: outcome.is_ok(),
-            base: job.callback_base.clone(),
-            route: job.version.route(),
+            base: job.base.clone(),
+            route: job.route,
             created_ms: store::now_ms(),
             result_sent: false,
             result_delivered: false,
@@ -386,20 +457,22 @@ mod tests {
         }
     }
 
-    fn job() -> Job {
-        Job {
-            id: "j1".into(),
-            version: ApiVersion::V2,
-            image: "team/app:1".parse().unwrap(),
+    fn job() -> Record {
+        Record {
+            job_id: "j1".into(),
+            route: ResultRoute::V2,
+            image: "team/app:1".into(),
             platform: None,
-            vuln_db: None,
-            credentials: RegistryCredentials::Basic {
+            vulns: false,
+            credentials: SealedCredentials::seal(&RegistryCredentials::Basic {
                 kind: cra_core::RegistryKind::Harbor,
                 registry_base: "h".into(),
                 username: "u".into(),
                 password: "p".to_owned().into(),
-            },
-            callback_base: Url::parse("http://127.0.0.1:7341").unwrap(),
+            }),
+            base: Url::parse("http://127.0.0.1:7341").unwrap(),
+            accepted_ms: 1,
+            attempts: 0,
         }
     }
 

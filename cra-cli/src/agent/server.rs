@@ -27,6 +27,8 @@ pub(crate) async fn serve_with(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
+    // What an earlier run accepted and did not finish is queued first, then delivery resumes.
+    crate::agent::resume::resume(&state).await;
     state.outbox.start();
     let app = router(state.clone());
     let local = listener.local_addr()?;

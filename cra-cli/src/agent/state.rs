@@ -8,6 +8,7 @@ use crate::agent::connect::Connector;
 use crate::agent::engine::Engine;
 use crate::agent::error::AgentError;
 use crate::agent::jobs::JobQueue;
+use crate::agent::journal::Journal;
 use crate::agent::metrics::Metrics;
 use crate::agent::outbox::{Outbox, OutboxSettings};
 use crate::agent::settings::Settings;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub queue: JobQueue,
     /// Finished scans' callbacks until they are delivered.
     pub outbox: Outbox,
+    /// Accepted scans until their outcome is in the outbox.
+    pub journal: Journal,
     /// The counters behind `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The job ids queued or running now.
@@ -66,6 +69,7 @@ impl AppState {
             client,
             metrics.clone(),
         )?;
+        let journal = Journal::open(outbox.dir()).map_err(AgentError::Journal)?;
         Ok(AppState {
             queue: JobQueue::new(
                 settings.max_active_operations,
@@ -75,6 +79,7 @@ impl AppState {
             connector,
             engine,
             outbox,
+            journal,
             metrics,
             jobs: Arc::default(),
         })

@@ -95,6 +95,22 @@ pub struct Report {
     pub body: Vec<u8>,
 }
 
+/// A report on disk whose delivery has not started; [`Kept::send`] starts it (an entry never
+/// sent is delivered on the next start).
+#[derive(Debug)]
+#[must_use = "the report is delivered only once sent"]
+pub struct Kept {
+    outbox: Outbox,
+    name: String,
+}
+
+impl Kept {
+    /// Starts delivering the report.
+    pub fn send(self) {
+        self.outbox.spawn(self.name);
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
@@ -106,6 +122,8 @@ struct Inner {
     /// Pending entries by name, with their sizes.
     pending: Mutex<BTreeMap<String, u64>>,
     seq: AtomicU64,
+    /// The entries found at open, until [`Outbox::start`] resumes them.
+    found: Mutex<Vec<String>>,
     started: AtomicBool,
     stop: CancellationToken,
     tracker: TaskTracker,
@@ -158,6 +176,7 @@ impl Outbox {
                 settings,
                 client,
                 metrics,
+                found: Mutex::new(pending.iter().map(|(name, _)| name.clone()).collect()),
                 pending: Mutex::new(pending.into_iter().collect()),
                 seq: AtomicU64::new(0),
                 started: AtomicBool::new(false),
@@ -173,10 +192,22 @@ impl Outbox {
         if self.inner.started.swap(true, Ordering::SeqCst) {
             return;
         }
-        let names: Vec<String> = self.lock().keys().cloned().collect();
-        for name in names {
+        // Entries pushed since open are being delivered already.
+        let found = std::mem::take(
+            &mut *self
+                .inner
+                .found
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for name in found {
             self.spawn(name);
         }
+    }
+
+    /// The directory the outbox keeps its entries in (the state directory).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.inner.dir
     }
 
     /// How many entries wait for delivery.
@@ -186,6 +217,20 @@ impl Outbox {
 
     /// Writes `report` durably and starts delivering it.
     pub async fn push(&self, report: Report) -> Result<(), OutboxError> {
+        self.keep(report).await?.send();
+        Ok(())
+    }
+
+    /// Whether an entry for `job_id` waits for delivery.
+    pub fn holds_job(&self, job_id: &str) -> bool {
+        self.lock()
+            .keys()
+            .any(|name| store::job_of(name) == Some(job_id))
+    }
+
+    /// Writes `report` durably; its delivery starts when the answer is sent, so that the caller
+    /// can first drop what the report replaces (the scan's journal entry).
+    pub async fn keep(&self, report: Report) -> Result<Kept, OutboxError> {
         let seq = self.inner.seq.fetch_add(1, Ordering::SeqCst);
         let name = store::file_name(report.header.created_ms, seq, &report.header.job_id);
         let dir = self.inner.dir.clone();
@@ -199,8 +244,10 @@ impl Outbox {
         .map_err(|source| OutboxError::Write { job_id, source })?;
         self.lock().insert(name.clone(), written);
         self.evict_beyond_size().await;
-        self.spawn(name);
-        Ok(())
+        Ok(Kept {
+            outbox: self.clone(),
+            name,
+        })
     }
 
     /// Waits until every entry has been delivered or dropped, at most `limit`; returns whether

@@ -54,15 +54,15 @@ pub struct Header {
 }
 
 /// A URL as its text (the `url` crate is used here without its serde feature).
-mod url_text {
+pub(crate) mod url_text {
     use serde::{Deserialize, Deserializer, Serializer};
     use url::Url;
 
-    pub(super) fn serialize<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(url.as_str())
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
         let text = String::deserialize(deserializer)?;
         Url::parse(&text).map_err(serde::de::Error::custom)
     }
@@ -103,6 +103,12 @@ pub fn file_name(created_ms: u64, seq: u64, job_id: &str) -> String {
     format!("{created_ms:013}-{seq:08}-{job_id}.{EXTENSION}")
 }
 
+/// The job id an entry file name carries, if it is an entry's name.
+pub fn job_of(name: &str) -> Option<&str> {
+    let stem = name.strip_suffix(EXTENSION)?.strip_suffix('.')?;
+    stem.splitn(3, '-').nth(2)
+}
+
 /// Creates the directory and its `tmp/`, and removes what an interrupted write left there.
 pub fn prepare(dir: &Path) -> io::Result<()> {
     let tmp = dir.join(TMP);
@@ -115,11 +121,16 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
 
 /// The entry files in `dir` with their sizes, oldest first.
 pub fn list(dir: &Path) -> io::Result<Vec<(String, u64)>> {
+    list_with(dir, EXTENSION)
+}
+
+/// The files in `dir` named `*.<extension>`, with their sizes, in name order.
+pub(crate) fn list_with(dir: &Path, extension: &str) -> io::Result<Vec<(String, u64)>> {
     let mut entries = Vec::new();
     for item in fs::read_dir(dir)? {
         let item = item?;
         let name = item.file_name().to_string_lossy().into_owned();
-        let is_entry = Path::new(&name).extension().is_some_and(|e| e == EXTENSION);
+        let is_entry = Path::new(&name).extension().is_some_and(|e| e == extension);
         if is_entry && item.file_type()?.is_file() {
             entries.push((name, item.metadata()?.len()));
         }
@@ -133,15 +144,26 @@ pub fn write(dir: &Path, name: &str, header: &Header, body: &[u8]) -> io::Result
     let mut bytes = serde_json::to_vec(header).map_err(io::Error::other)?;
     bytes.push(b'\n');
     bytes.extend_from_slice(body);
+    write_durably(dir, name, &bytes)?;
+    Ok(bytes.len() as u64)
+}
+
+/// Writes `bytes` as `dir/name` so that a crash leaves the old file or the new one, never a
+/// part: through `dir/tmp/`, with `fsync` of the file and of the directory. The file is
+/// readable by its owner only (journal entries hold registry credentials).
+pub(crate) fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(TMP).join(name);
     {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
     }
     fs::rename(&tmp, dir.join(name))?;
-    sync_dir(dir)?;
-    Ok(bytes.len() as u64)
+    sync_dir(dir)
 }
 
 /// Reads the entry `name`.
@@ -211,6 +233,9 @@ mod tests {
         assert_eq!(entry.header, header());
         assert_eq!(entry.body, body);
         assert_eq!(fs::read_dir(dir.path().join(TMP)).unwrap().count(), 0);
+        assert_eq!(job_of(&first), Some("j1"));
+        assert_eq!(job_of(&file_name(1, 2, "a-b.c")), Some("a-b.c"));
+        assert_eq!(job_of("notes.txt"), None);
         remove(dir.path(), &first).unwrap();
         remove(dir.path(), &first).unwrap();
         assert!(matches!(load(dir.path(), &first), Err(LoadError::Gone)));

@@ -2,10 +2,11 @@
 //! and the scanner (the integration tests use the real registry and scanner).
 //!
 //! This module holds the doubles and the harness; `routes` tests the synchronous routes,
-//! `scans` the queue and its callbacks, `outbox` durable delivery and `hostile` what an
-//! attacker may send.
+//! `scans` the queue and its callbacks, `outbox` durable delivery, `journal` the resumption
+//! of scans a crash interrupted, and `hostile` what an attacker may send.
 
 mod hostile;
+mod journal;
 mod outbox;
 mod routes;
 mod scans;
@@ -72,7 +73,7 @@ impl Registry for FakeRegistry {
             .cursor
             .as_deref()
             .map_or(Ok(0), str::parse)
-            .unwrap_or(0);
+            .map_err(|_| RegistryError::new(ErrorKind::InvalidInput, "invalid page cursor"))?;
         let size = page.size.unwrap_or(1000) as usize;
         let items: Vec<String> = tags.iter().skip(start).take(size).cloned().collect();
         let next = (start + size < tags.len()).then(|| (start + size).to_string());
@@ -362,6 +363,13 @@ impl Agent {
         text.as_str()?
             .lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Ends the server abruptly, as a crash would: nothing is drained, flushed or reported,
+    /// and what is on disk stays as it is.
+    pub(super) async fn crash(self) {
+        self.done.abort();
+        let _ = self.done.await;
     }
 
     pub(super) async fn stop(mut self) {

@@ -24,12 +24,29 @@ async fn synchronous_routes_and_typed_errors() {
     let (s, body) = agent.get("/list-paginated/many?size=10", good).await;
     assert_eq!(s, 200);
     assert_eq!(body["items"].as_array().map(Vec::len), Some(10));
-    assert_eq!(body["next"], "10");
+    let next = body["next"].as_str().unwrap().to_owned();
+    assert_eq!(crate::agent::cursor::decode(&next).unwrap(), "10");
     let (s, body) = agent
-        .get("/list-paginated/many?size=10&cursor=20", good)
+        .get(&format!("/list-paginated/many?size=10&cursor={next}"), good)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["items"][0], "t10");
+    let last = crate::agent::cursor::encode("20");
+    let (s, body) = agent
+        .get(&format!("/list-paginated/many?size=10&cursor={last}"), good)
         .await;
     assert_eq!((s, &body["next"]), (200, &Value::Null));
     assert_eq!(body["items"], json!(["t20", "t21", "t22", "t23", "t24"]));
+    // A well-formed cursor the agent did not issue names no page; a malformed one is a bad
+    // request.
+    for stranger in ["bm9wZQ", "A"] {
+        let (s, body) = agent
+            .get(&format!("/list-paginated/many?cursor={stranger}"), good)
+            .await;
+        assert_eq!((s, &body["error"]["code"]), (404, &json!("page_not_found")));
+    }
+    let (s, body) = agent.get("/list-paginated/many?cursor=a%2Bb", good).await;
+    assert_eq!((s, &body["error"]["code"]), (400, &json!("bad_request")));
     let (s, body) = agent.get("/list-paginated/many?size=0", good).await;
     assert_eq!((s, &body["error"]["code"]), (400, &json!("bad_request")));
 
