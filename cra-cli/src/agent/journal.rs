@@ -6,7 +6,7 @@
 //! time the scan starts, and removed once the scan's result (or failure) is in the outbox.
 //! Records live in `journal/` under the state directory, one file each, named so that they sort
 //! in the order the scans were accepted.
-//! On start the agent resumes what it finds ([`crate::agent::resume`]): a scan that started
+//! On start the agent resumes what it finds (`agent/resume.rs`): a scan that started
 //! [`MAX_ATTEMPTS`] times without finishing (one that kills the agent every time) is reported
 //! failed instead of being run again.
 //!
