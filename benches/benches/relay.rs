@@ -18,7 +18,7 @@ use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use cra_broker::client::{credentials::RegistryInputs, BrokerClient, Reconnect, Settings};
+use cra_broker::client::{BrokerClient, Reconnect, Settings};
 use cra_broker::server::{BrokerServer, ServerConfig};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::StreamExt;
@@ -72,12 +72,8 @@ async fn start() -> (SocketAddr, SocketAddr) {
         broker_token: Some(TOKEN.into()),
         broker_server_url: Some(format!("http://{server}")),
         cr_agent_url: Some(format!("http://{agent}")),
-        registry: RegistryInputs {
-            kind: Some("docker-hub".into()),
-            username: Some("u".into()),
-            password: Some("p".into()),
-            ..RegistryInputs::default()
-        },
+        // The registry credentials are opaque to the relay.
+        cr_credentials: Some("e30K".into()),
         ..Settings::default()
     };
     let mut config = settings

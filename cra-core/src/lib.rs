@@ -44,7 +44,7 @@ pub mod text;
 #[doc(inline)]
 pub use blob::BlobStream;
 #[doc(inline)]
-pub use credentials::{CredentialsError, RegistryCredentials, Secret};
+pub use credentials::{CredentialsError, RegistryCredentials, RegistryVariables, Secret};
 #[doc(inline)]
 pub use digest::Digest;
 #[doc(inline)]

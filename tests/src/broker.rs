@@ -316,19 +316,34 @@ async fn bind_retrying(addr: &str) -> tokio::net::TcpListener {
     }
 }
 
+/// The registry settings of the tests' cra clients.
+pub fn registry_variables() -> cra_core::RegistryVariables {
+    cra_core::RegistryVariables {
+        kind: Some("docker-hub".into()),
+        base: Some("registry.example".into()),
+        username: Some("labuser".into()),
+        password: Some(cra_core::Secret::new("labpass")),
+        ..Default::default()
+    }
+}
+
 /// The settings of a cra client for the tests.
 pub fn client_settings(server: &str, agent: SocketAddr) -> Settings {
     Settings {
         broker_token: Some(TOKEN.into()),
         broker_server_url: Some(server.into()),
         cr_agent_url: Some(format!("http://{agent}")),
-        registry: cra_broker::client::credentials::RegistryInputs {
-            kind: Some("docker-hub".into()),
-            base: Some("registry.example".into()),
-            username: Some("labuser".into()),
-            password: Some("labpass".into()),
-            ..Default::default()
-        },
+        cr_credentials: Some(
+            registry_variables()
+                .credentials()
+                .expect("credentials")
+                .to_base64(),
+        ),
+        registry_variables: registry_variables()
+            .by_name()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
         validation_url: Some(format!("http://{agent}/systemcheck")),
         ..Settings::default()
     }

@@ -2,7 +2,6 @@
 //! agent's callbacks back out.
 //!
 //! - [`settings`]: the stock environment variables, validated into a [`ClientConfig`];
-//! - [`credentials`]: `CR_CREDENTIALS`, built as the stock deployment builds it;
 //! - [`dial`]: proxy, TLS and websocket handshake;
 //! - [`proxy`]: `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`;
 //! - `forward`: tunnel request → filter → agent → `/response-data` stream or ack;
@@ -34,7 +33,6 @@
 //! # }
 //! ```
 
-pub mod credentials;
 pub mod dial;
 mod forward;
 mod local;

@@ -1,9 +1,12 @@
 //! The stock environment variables of a container-registry-agent broker client, as plain
 //! optional strings, and their validation into a [`ClientConfig`].
+//!
+//! The registry credentials come ready-made (`CR_CREDENTIALS`): the caller builds them from the
+//! `CR_*` settings (`cra client` with cra-core's types), and hands the settings themselves over
+//! as data, by name, for the substitutions rules may ask for.
 
 use std::time::Duration;
 
-use super::credentials::RegistryInputs;
 use super::{ClientConfig, Proxy, Reconnect, Validation};
 use crate::error::{Error, FilterError};
 use crate::filter::vars::Exposure;
@@ -49,13 +52,13 @@ pub struct Settings {
     pub broker_client_url: Option<String>,
     /// `CR_AGENT_URL`.
     pub cr_agent_url: Option<String>,
-    /// `CR_TYPE`, `CR_BASE`, `CR_USERNAME`, `CR_PASSWORD`, `CR_TOKEN`, `CR_ROLE_ARN`, `CR_REGION`, `CR_EXTERNAL_ID`.
-    pub registry: RegistryInputs,
-    /// `CR_CREDENTIALS`; built from `registry` when absent.
+    /// `CR_CREDENTIALS`: what the agent receives in `Authorization` (required).
     pub cr_credentials: Option<String>,
-    /// The `CR_TYPE` values the agent serves, as data from the caller: cra-broker knows no
-    /// registry types of its own (`cra client` passes cra-core's table). Empty accepts any type.
-    pub registry_types: Vec<String>,
+    /// The `CR_*` settings the credentials were built from (`CR_TYPE`, `CR_BASE`, `CR_USERNAME`,
+    /// `CR_PASSWORD`, `CR_TOKEN`, `CR_ROLE_ARN`, `CR_REGION`, `CR_EXTERNAL_ID`), by name, for
+    /// substitutions; each is exposed as [`SECRET_VARIABLES`] and [`PLAIN_VARIABLES`] say, and
+    /// any other name as a secret.
+    pub registry_variables: Vec<(String, String)>,
     /// `ACCEPT`: path to an accept.json replacing the built-in rules.
     pub accept: Option<String>,
     /// `BROKER_CLIENT_VALIDATION_URL`.
@@ -85,7 +88,6 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("broker_server_url", &self.broker_server_url)
             .field("cr_agent_url", &self.cr_agent_url)
-            .field("registry", &self.registry)
             .field("accept", &self.accept)
             .field("no_proxy", &self.no_proxy)
             .finish_non_exhaustive()
@@ -117,16 +119,12 @@ impl Settings {
             name: "BROKER_SERVER_URL",
             reason: e.to_string(),
         })?;
-        let credentials = match present(&self.cr_credentials) {
-            Some(given) => given.to_owned(),
-            None => self
-                .registry
-                .credentials(&self.registry_types)
-                .map_err(|e| Error::Setting {
-                    name: "CR_CREDENTIALS",
-                    reason: e.to_string(),
-                })?,
-        };
+        let credentials = present(&self.cr_credentials)
+            .ok_or(Error::Setting {
+                name: "CR_CREDENTIALS",
+                reason: "is required (or the CR_* settings it is built from)".into(),
+            })?
+            .to_owned();
         let vars = self.vars(&credentials, &env)?;
         let filter = match present(&self.accept) {
             Some(path) => {
@@ -201,26 +199,17 @@ impl Settings {
             vars.insert_substitutable("BROKER_CLIENT_URL", client);
         }
         vars.insert_secret("CR_CREDENTIALS", credentials);
-        let r = &self.registry;
-        let inputs = [
-            ("CR_TYPE", &r.kind),
-            ("CR_BASE", &r.base),
-            ("CR_USERNAME", &r.username),
-            ("CR_PASSWORD", &r.password),
-            ("CR_TOKEN", &r.token),
-            ("CR_ROLE_ARN", &r.role_arn),
-            ("CR_REGION", &r.region),
-            ("CR_EXTERNAL_ID", &r.external_id),
-        ];
-        for (name, value) in inputs {
-            if let Some(value) = present(value) {
-                let exposure = if SECRET_VARIABLES.contains(&name) {
-                    Exposure::Secret
-                } else {
-                    Exposure::Plain
-                };
-                vars.insert_as(name, value, exposure);
+        for (name, value) in &self.registry_variables {
+            let value = value.trim();
+            if value.is_empty() || name == "CR_CREDENTIALS" {
+                continue;
             }
+            let exposure = if PLAIN_VARIABLES.contains(&name.as_str()) {
+                Exposure::Plain
+            } else {
+                Exposure::Secret
+            };
+            vars.insert_as(name.clone(), value, exposure);
         }
         if let Some(path) = present(&self.accept) {
             let json = std::fs::read_to_string(path).map_err(|source| FilterError::Read {
@@ -257,18 +246,28 @@ fn expand(value: &str, vars: &Vars) -> String {
 mod tests {
     use super::*;
 
+    /// What the caller hands over: ready-made credentials and the settings they came from.
+    const CREDENTIALS: &str = "eyJ0eXBlIjoiaGFyYm9yLWNyIn0=";
+
+    fn variables(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
     fn base() -> Settings {
         Settings {
             broker_token: Some("tok".into()),
             broker_server_url: Some("http://127.0.0.1:1".into()),
             cr_agent_url: Some("http://127.0.0.1:2/".into()),
-            registry: RegistryInputs {
-                kind: Some("harbor-cr".into()),
-                base: Some("h.example".into()),
-                username: Some("u".into()),
-                password: Some("p".into()),
-                ..RegistryInputs::default()
-            },
+            cr_credentials: Some(CREDENTIALS.into()),
+            registry_variables: variables(&[
+                ("CR_TYPE", "harbor-cr"),
+                ("CR_BASE", "h.example"),
+                ("CR_USERNAME", "u"),
+                ("CR_PASSWORD", "p"),
+            ]),
             validation_url: Some("$CR_AGENT_URL/systemcheck".into()),
             ..Settings::default()
         }
@@ -277,8 +276,8 @@ mod tests {
     #[test]
     fn builds_credentials_vars_and_validation() {
         let config = base().into_config_with(|_| None).unwrap();
-        let expected = base().registry.credentials(&[]).unwrap();
-        assert_eq!(config.vars.get("CR_CREDENTIALS"), Some(expected.as_str()));
+        let expected = CREDENTIALS;
+        assert_eq!(config.vars.get("CR_CREDENTIALS"), Some(expected));
         assert_eq!(config.vars.substitute_authorization("${CR_USERNAME}"), "u");
         assert_eq!(config.vars.substitute("${CR_USERNAME}"), "");
         assert_eq!(config.vars.substitute("${CR_TYPE}"), "harbor-cr");
@@ -287,18 +286,25 @@ mod tests {
         assert_eq!(config.vars.substitute_authorization("${BROKER_TOKEN}"), "");
         let validation = config.validation.unwrap();
         assert_eq!(validation.url, "http://127.0.0.1:2/systemcheck");
-        assert_eq!(validation.authorization.as_deref(), Some(expected.as_str()));
-        assert!(!format!("{:?}", base()).contains("\"p\""));
+        assert_eq!(validation.authorization.as_deref(), Some(expected));
+        let shown = format!("{:?}", base());
+        assert!(
+            !shown.contains("\"p\"") && !shown.contains(CREDENTIALS),
+            "{shown}"
+        );
     }
 
     #[test]
     fn every_setting_has_its_documented_exposure() {
         let mut s = base();
         s.broker_client_url = Some("http://client:7341".into());
-        s.registry.token = Some("t".into());
-        s.registry.role_arn = Some("arn".into());
-        s.registry.region = Some("r".into());
-        s.registry.external_id = Some("x".into());
+        s.registry_variables.extend(variables(&[
+            ("CR_TOKEN", "t"),
+            ("CR_ROLE_ARN", "arn"),
+            ("CR_REGION", "r"),
+            ("CR_EXTERNAL_ID", "x"),
+            ("CR_SOMETHING_NEW", "y"),
+        ]));
         let vars = s.into_config_with(|_| None).unwrap().vars;
         for name in SECRET_VARIABLES {
             assert_eq!(vars.exposure(name), Some(Exposure::Secret), "{name}");
@@ -307,6 +313,8 @@ mod tests {
             assert_eq!(vars.exposure(name), Some(Exposure::Plain), "{name}");
         }
         assert_eq!(vars.exposure("CR_AGENT_URL"), Some(Exposure::RulesOnly));
+        // A setting the broker has no word on is a secret.
+        assert_eq!(vars.exposure("CR_SOMETHING_NEW"), Some(Exposure::Secret));
         assert_eq!(vars.exposure("BROKER_TOKEN"), None);
         assert_eq!(
             vars.substitute("${BROKER_CLIENT_URL}"),
@@ -315,24 +323,20 @@ mod tests {
     }
 
     #[test]
-    fn explicit_credentials_win_and_errors_name_the_variable() {
+    fn credentials_are_required_and_errors_name_the_variable() {
         let mut s = base();
-        s.cr_credentials = Some("given".into());
-        s.registry = RegistryInputs::default();
+        s.registry_variables.clear();
         assert_eq!(
             s.into_config_with(|_| None)
                 .unwrap()
                 .vars
                 .get("CR_CREDENTIALS"),
-            Some("given")
+            Some(CREDENTIALS)
         );
         let mut s = base();
-        s.registry.password = None;
+        s.cr_credentials = Some(" ".into());
         let err = s.into_config_with(|_| None).unwrap_err().to_string();
-        assert!(
-            err.contains("CR_CREDENTIALS") && err.contains("CR_USERNAME,CR_PASSWORD"),
-            "{err}"
-        );
+        assert!(err.contains("CR_CREDENTIALS"), "{err}");
         let mut s = base();
         s.broker_token = None;
         assert!(s
@@ -353,19 +357,6 @@ mod tests {
         assert_eq!(validation.unwrap().url, "http://127.0.0.1:2/systemcheck");
         s.cr_agent_url = None;
         assert!(s.into_config_with(|_| None).unwrap().validation.is_none());
-    }
-
-    #[test]
-    fn the_callers_registry_types_are_the_known_ones() {
-        let mut s = base();
-        s.registry_types = vec!["acr".into(), "harbor-cr".into()];
-        assert!(s.clone().into_config_with(|_| None).is_ok());
-        s.registry.kind = Some("quay-cr".into());
-        let err = s.into_config_with(|_| None).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown container registry type: quay-cr"),
-            "{err}"
-        );
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cra_broker::client::credentials::RegistryInputs;
 use cra_broker::client::{BrokerClient, Settings};
+use cra_core::{CredentialsError, RegistryVariables, Secret};
 
 /// Arguments of `cra client`, boxed: they are many, and the command enum stays small.
 #[derive(Debug, clap::Args)]
@@ -125,27 +125,43 @@ impl std::fmt::Debug for ClientArgs {
 }
 
 impl ClientArgs {
-    /// The broker settings these arguments describe.
-    pub fn settings(&self) -> Settings {
-        Settings {
+    /// The `CR_*` settings.
+    pub fn registry_variables(&self) -> RegistryVariables {
+        RegistryVariables {
+            kind: self.cr_type.clone(),
+            base: self.cr_base.clone(),
+            username: self.cr_username.clone(),
+            password: self.cr_password.clone().map(Secret::new),
+            token: self.cr_token.clone().map(Secret::new),
+            role_arn: self.cr_role_arn.clone(),
+            region: self.cr_region.clone(),
+            external_id: self.cr_external_id.clone().map(Secret::new),
+        }
+    }
+
+    /// The broker settings these arguments describe: `CR_CREDENTIALS` as given, else built
+    /// from the `CR_*` settings with cra-core's types, which the broker also gets by name.
+    pub fn settings(&self) -> Result<Settings, CredentialsError> {
+        let variables = self.registry_variables();
+        let given = self
+            .cr_credentials
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let credentials = match given {
+            Some(given) => given.to_owned(),
+            None => variables.credentials()?.to_base64(),
+        };
+        Ok(Settings {
             broker_token: self.broker_token.clone(),
             broker_server_url: Some(self.broker_server_url.clone()),
             broker_client_url: self.broker_client_url.clone(),
             cr_agent_url: self.cr_agent_url.clone(),
-            registry: RegistryInputs {
-                kind: self.cr_type.clone(),
-                base: self.cr_base.clone(),
-                username: self.cr_username.clone(),
-                password: self.cr_password.clone(),
-                token: self.cr_token.clone(),
-                role_arn: self.cr_role_arn.clone(),
-                region: self.cr_region.clone(),
-                external_id: self.cr_external_id.clone(),
-            },
-            cr_credentials: self.cr_credentials.clone(),
-            registry_types: cra_core::RegistryKind::ALL
-                .iter()
-                .map(|kind| kind.as_str().to_owned())
+            cr_credentials: Some(credentials),
+            registry_variables: variables
+                .by_name()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
                 .collect(),
             accept: self.accept.clone(),
             validation_url: self.validation_url.clone(),
@@ -161,7 +177,7 @@ impl ClientArgs {
                 .clone()
                 .or_else(|| lower_env("https_proxy")),
             no_proxy: self.no_proxy.clone().or_else(|| lower_env("no_proxy")),
-        }
+        })
     }
 }
 
@@ -175,6 +191,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let args = args.settings;
     let config = args
         .settings()
+        .context("invalid broker client settings: CR_CREDENTIALS")?
         .into_config()
         .context("invalid broker client settings")?;
     let addr = SocketAddr::new(args.bind, args.port);
@@ -265,7 +282,12 @@ mod tests {
             "p",
         ])
         .unwrap();
-        let config = cli.args.settings().into_config_with(|_| None).unwrap();
+        let config = cli
+            .args
+            .settings()
+            .unwrap()
+            .into_config_with(|_| None)
+            .unwrap();
         let validation = config.validation.unwrap();
         assert_eq!(validation.url, "http://agent.internal:8081/systemcheck");
 
@@ -273,13 +295,62 @@ mod tests {
             "client",
             "--broker-token",
             "tok",
+            "--cr-credentials",
+            "e30K",
             "--validation-url",
             "http://elsewhere.internal/check",
         ])
         .unwrap();
         assert_eq!(
-            cli.args.settings().validation_url.as_deref(),
+            cli.args.settings().unwrap().validation_url.as_deref(),
             Some("http://elsewhere.internal/check")
+        );
+    }
+
+    /// The client builds `CR_CREDENTIALS` with cra-core's types and gives the broker the
+    /// settings by name; a given `CR_CREDENTIALS` wins.
+    #[test]
+    fn credentials_are_built_with_the_core_types() {
+        let args = [
+            "client",
+            "--broker-token",
+            "tok",
+            "--cr-type",
+            "ElasticCR",
+            "--cr-role-arn",
+            "arn:aws:iam::123456789012:role/cra",
+            "--cr-region",
+            "eu-west-1",
+        ];
+        let cli = Cli::try_parse_from(args).unwrap();
+        let settings = cli.args.settings().unwrap();
+        let credentials = settings.cr_credentials.clone().unwrap();
+        let parsed = cra_core::RegistryCredentials::from_base64(&credentials).unwrap();
+        assert!(matches!(
+            parsed,
+            cra_core::RegistryCredentials::Ecr {
+                external_id: None,
+                ..
+            }
+        ));
+        let config = settings.into_config_with(|_| None).unwrap();
+        assert_eq!(
+            config.vars.get("CR_CREDENTIALS"),
+            Some(credentials.as_str())
+        );
+        assert_eq!(config.vars.get("CR_REGION"), Some("eu-west-1"));
+
+        let cli =
+            Cli::try_parse_from([&args[..3], &["--cr-credentials", "e30K"]].concat()).unwrap();
+        assert_eq!(
+            cli.args.settings().unwrap().cr_credentials.as_deref(),
+            Some("e30K")
+        );
+
+        let cli = Cli::try_parse_from(&args[..7]).unwrap();
+        assert_eq!(
+            cli.args.settings().unwrap_err().to_string(),
+            "ecr requires the following parameters: CR_ROLE_ARN and CR_REGION."
         );
     }
 }

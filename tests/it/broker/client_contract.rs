@@ -105,12 +105,19 @@ async fn an_ecr_client_starts_without_an_external_id() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let running = Running::start().await;
         let mut settings = client_settings(&running.server_url, running.agent.addr);
-        settings.registry = cra_broker::client::credentials::RegistryInputs {
+        // As `cra client` builds them from the `CR_*` settings.
+        let variables = cra_core::RegistryVariables {
             kind: Some("ecr".into()),
             role_arn: Some("arn:aws:iam::123456789012:role/cra".into()),
             region: Some("eu-west-1".into()),
             ..Default::default()
         };
+        settings.cr_credentials = Some(variables.credentials().unwrap().to_base64());
+        settings.registry_variables = variables
+            .by_name()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
         let config = settings.clone().into_config_with(|_| None).unwrap();
         let credentials = config.vars.get("CR_CREDENTIALS").unwrap().to_owned();
         let line = base64::engine::general_purpose::STANDARD

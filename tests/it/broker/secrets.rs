@@ -35,8 +35,10 @@ fn secrets() -> Vec<(&'static str, String)> {
 /// The client settings: every secret variable set, and a client URL.
 fn configure(settings: &mut Settings) {
     settings.broker_client_url = Some(CLIENT_URL.into());
-    settings.registry.token = Some("labtoken-7f3a".into());
-    settings.registry.external_id = Some("labexternal-91c2".into());
+    settings.registry_variables.extend([
+        ("CR_TOKEN".to_owned(), "labtoken-7f3a".to_owned()),
+        ("CR_EXTERNAL_ID".to_owned(), "labexternal-91c2".to_owned()),
+    ]);
 }
 
 /// Where a request asks for a variable.

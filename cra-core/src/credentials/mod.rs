@@ -3,6 +3,11 @@
 //! Every type but ECR: `{"type":"<kind>","username":"…","password":"…","registryBase":"…"}`.
 //! ECR: `{"type":"ecr","roleArn":"…","extra":{"region":"…","externalId":"…"}}`.
 //! Secrets are held in [`Secret`], whose `Debug` and `Display` print `****`.
+//! A broker client builds the value from its `CR_*` settings ([`RegistryVariables`]).
+
+mod variables;
+
+pub use variables::RegistryVariables;
 
 use std::fmt;
 use std::str::FromStr;
@@ -100,6 +105,17 @@ pub enum CredentialsError {
         /// The missing JSON field.
         field: &'static str,
     },
+    /// A `CR_*` setting that this registry type needs is missing or empty (the stock message).
+    #[error("{kind} requires the following parameters: {needs}")]
+    MissingVariables {
+        /// The registry type.
+        kind: RegistryKind,
+        /// The settings it needs, as the stock message lists them.
+        needs: &'static str,
+    },
+    /// `CR_TYPE` is not set.
+    #[error("CR_TYPE is required: one of {}", RegistryKind::names().collect::<Vec<_>>().join(", "))]
+    NoType,
 }
 
 #[derive(Deserialize)]
@@ -180,41 +196,50 @@ impl RegistryCredentials {
         })
     }
 
-    /// Encodes to the product's JSON-then-base64 form.
+    /// Encodes to the product's JSON-then-base64 form, byte for byte as the stock deployment
+    /// builds `CR_CREDENTIALS` from its `CR_*` settings (its spacing and trailing newline
+    /// included; values are JSON-escaped, which changes nothing for the values it accepts).
     pub fn to_base64(&self) -> String {
-        let json = match self {
+        base64::engine::general_purpose::STANDARD.encode(self.json_line())
+    }
+
+    /// The JSON line [`Self::to_base64`] encodes.
+    fn json_line(&self) -> String {
+        let text = |value: &str| serde_json::Value::from(value).to_string();
+        match self {
             RegistryCredentials::Basic {
                 kind,
                 registry_base,
                 username,
                 password,
-            } => serde_json::json!({
-                "type": kind.as_str(),
-                "username": username,
-                "password": password.expose(),
-                "registryBase": registry_base,
-            }),
+            } => format!(
+                "{{\"type\":{}, \"username\":{}, \"password\":{}, \"registryBase\":{}}}\n",
+                text(kind.as_str()),
+                text(username),
+                text(password.expose()),
+                text(registry_base)
+            ),
             RegistryCredentials::Ecr {
                 role_arn,
                 region,
                 external_id,
                 registry_base,
             } => {
-                let mut v = serde_json::json!({
-                    "type": "ecr",
-                    "roleArn": role_arn,
-                    "extra": {"region": region},
-                });
-                if let Some(id) = external_id {
-                    v["extra"]["externalId"] = id.expose().into();
-                }
-                if let Some(base) = registry_base {
-                    v["registryBase"] = base.as_str().into();
-                }
-                v
+                let external = external_id
+                    .as_ref()
+                    .map(|id| format!(",\"externalId\":{}", text(id.expose())))
+                    .unwrap_or_default();
+                let base = registry_base
+                    .as_deref()
+                    .map(|base| format!(",\"registryBase\":{}", text(base)))
+                    .unwrap_or_default();
+                format!(
+                    "{{\"type\":\"ecr\",\"roleArn\":{},\"extra\":{{\"region\":{}{external}}}{base}}}\n",
+                    text(role_arn),
+                    text(region)
+                )
             }
-        };
-        base64::engine::general_purpose::STANDARD.encode(json.to_string())
+        }
     }
 
     /// The registry type.
@@ -281,6 +306,58 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn encodes_the_stock_bytes() {
+        let basic = RegistryCredentials::Basic {
+            kind: RegistryKind::Harbor,
+            registry_base: "registry.example:5000".into(),
+            username: "labuser".into(),
+            password: Secret::new("p@ss"),
+        };
+        assert_eq!(
+            basic.json_line(),
+            "{\"type\":\"harbor-cr\", \"username\":\"labuser\", \"password\":\"p@ss\", \"registryBase\":\"registry.example:5000\"}\n"
+        );
+        let mut ecr = RegistryCredentials::Ecr {
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            region: "eu-west-1".into(),
+            external_id: Some(Secret::new("ext")),
+            registry_base: None,
+        };
+        assert_eq!(
+            ecr.json_line(),
+            "{\"type\":\"ecr\",\"roleArn\":\"arn:aws:iam::1:role/r\",\"extra\":{\"region\":\"eu-west-1\",\"externalId\":\"ext\"}}\n"
+        );
+        if let RegistryCredentials::Ecr {
+            external_id,
+            registry_base,
+            ..
+        } = &mut ecr
+        {
+            *external_id = None;
+            *registry_base = Some("1.dkr.ecr.eu-west-1.amazonaws.com".into());
+        }
+        assert_eq!(
+            ecr.json_line(),
+            "{\"type\":\"ecr\",\"roleArn\":\"arn:aws:iam::1:role/r\",\"extra\":{\"region\":\"eu-west-1\"},\"registryBase\":\"1.dkr.ecr.eu-west-1.amazonaws.com\"}\n"
+        );
+        assert_eq!(
+            RegistryCredentials::from_base64(&ecr.to_base64()).unwrap(),
+            ecr
+        );
+        // A value the stock producer would have broken is escaped.
+        let quoted = RegistryCredentials::Basic {
+            kind: RegistryKind::Quay,
+            registry_base: "q".into(),
+            username: "a\"b".into(),
+            password: Secret::new("c\\d\n"),
+        };
+        assert_eq!(
+            RegistryCredentials::from_base64(&quoted.to_base64()).unwrap(),
+            quoted
+        );
     }
 
     #[test]
