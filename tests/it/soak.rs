@@ -28,8 +28,10 @@ fn http() -> reqwest::Client {
         .expect("http client")
 }
 
-/// `cra agent` on `port`, its callbacks going to `receiver`, its state in `state`.
+/// `cra agent` on `port`, its callbacks going to `receiver`, its state in `state` (and its
+/// analysis cache, which stays by design, beside it).
 async fn start_agent(bin: &Path, state: &Path, port: u16, receiver: SocketAddr) -> CraProcess {
+    let cache = state.with_extension("cache");
     let agent = CraProcess::start(
         bin,
         "agent",
@@ -37,6 +39,7 @@ async fn start_agent(bin: &Path, state: &Path, port: u16, receiver: SocketAddr) 
             ("SNYK_PORT", port.to_string()),
             ("SNYK_BIND_ADDRESS", "127.0.0.1".into()),
             ("CRA_STATE_DIR", state.display().to_string()),
+            ("CRA_CACHE_DIR", cache.display().to_string()),
             ("BROKER_CLIENT_URL", format!("http://{receiver}")),
             ("MAX_ACTIVE_OPERATIONS", "2".into()),
             ("MAX_QUEUED_OPERATIONS", (2 * HALF).to_string()),
@@ -157,7 +160,8 @@ async fn soak_200_scans_across_an_outage_and_a_restart() {
     };
     tokio::time::timeout(Duration::from_secs(300), async {
         let started = Instant::now();
-        let state = tempfile::tempdir().expect("state dir");
+        let scratch = tempfile::tempdir().expect("scratch dir");
+        let state = scratch.path().join("state");
         let registry = RegistryServer::start(Auth::htpasswd(USER, PASS)).await;
         let layer = debian_layer(&[("bash", "5.2.15-2+b2"), ("zlib1g", "1:1.2.13.dfsg-1")]);
         registry
@@ -174,7 +178,7 @@ async fn soak_200_scans_across_an_outage_and_a_restart() {
         let receiver_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let port = free_port();
 
-        let mut first = start_agent(&bin, state.path(), port, receiver_addr).await;
+        let mut first = start_agent(&bin, state.as_path(), port, receiver_addr).await;
         submit(port, &credentials, 0..HALF).await;
         // Every scan of the first half finishes while nobody takes the results: delivery holds
         // no slot.
@@ -191,7 +195,7 @@ async fn soak_200_scans_across_an_outage_and_a_restart() {
             .await
             .expect("bind the receiver");
         let (_receiver, log) = stub_upstream_on(listener);
-        let mut second = start_agent(&bin, state.path(), port, receiver_addr).await;
+        let mut second = start_agent(&bin, state.as_path(), port, receiver_addr).await;
         submit(port, &credentials, HALF..2 * HALF).await;
         let delivered = "cra_agent_callbacks_total{result=\"delivered\"}";
         wait_metric(port, delivered, 4 * HALF as u64, &second).await;
@@ -212,7 +216,7 @@ async fn soak_200_scans_across_an_outage_and_a_restart() {
             assert_eq!(got[0].1["status"], "success", "{job}: {}", got[0].1);
             assert_eq!(got[1].1["resultDelivered"], true, "{job}");
         }
-        let left = files(state.path());
+        let left = files(state.as_path());
         assert!(left.is_empty(), "the state directory holds {left:?}");
         report(&format!(
             "soak: {} scans, {} callbacks, each once; first half (receiver down) {:.1}s, \
