@@ -7,6 +7,7 @@
 //!   returning [`RegistryError`]s whose [`ErrorKind`] maps onto HTTP statuses.
 //! - [`manifest`]: manifests, indexes, configs and platform selection over `oci-spec` types.
 //! - [`Package`], [`Ecosystem`], [`OsRelease`]: what a scan reports.
+//! - [`policy`]: containers-policy.json and registries.d, the image trust policy.
 //! - [`text::escape_untrusted`]: untrusted text made safe for terminals and log lines.
 //!
 //! ```
@@ -37,6 +38,7 @@ pub mod error;
 pub mod kind;
 pub mod manifest;
 pub mod package;
+pub mod policy;
 pub mod reference;
 pub mod registry;
 pub mod text;
