@@ -97,11 +97,12 @@ impl fmt::Display for DockerIdentity {
 }
 
 /// The `signedIdentity` of a `signedBy` or `sigstoreSigned` requirement, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SignedIdentity {
     /// The signed identity equals the image's exactly (both tagged or digested).
     MatchExact,
     /// Exact for a tagged image; the same repository for a digested one (the default).
+    #[default]
     MatchRepoDigestOrExact,
     /// The same repository, any tag.
     MatchRepository,
@@ -116,12 +117,6 @@ pub enum SignedIdentity {
         /// What replaces `prefix` before matching.
         signed_prefix: String,
     },
-}
-
-impl Default for SignedIdentity {
-    fn default() -> Self {
-        Self::MatchRepoDigestOrExact
-    }
 }
 
 /// The JSON shape of a `signedIdentity` object.
@@ -350,7 +345,13 @@ mod tests {
             docker_repository: "r.example/a:1".into(),
         };
         assert!(SignedIdentity::try_from(raw).is_err());
-        for prefix in ["", "busybox/x", "r.example/a:tag", "r.example/a@sha256:00", "a b"] {
+        for prefix in [
+            "",
+            "busybox/x",
+            "r.example/a:tag",
+            "r.example/a@sha256:00",
+            "a b",
+        ] {
             let raw = RawSignedIdentity::RemapIdentity {
                 prefix: prefix.into(),
                 signed_prefix: "r.example".into(),

@@ -131,13 +131,19 @@ mod tests {
     }
 
     fn digest(c: char) -> Digest {
-        format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
+        format!("sha256:{}", c.to_string().repeat(64))
+            .parse()
+            .unwrap()
     }
 
     #[test]
     fn claims_are_read_and_checked() {
         let d = digest('a');
-        let payload = doc("atomic container signature", &d.to_string(), "r.example/a:1");
+        let payload = doc(
+            "atomic container signature",
+            &d.to_string(),
+            "r.example/a:1",
+        );
         let claims = parse(payload.as_bytes(), PayloadKind::SimpleSigning).unwrap();
         let image: DockerIdentity = "r.example/a:1".parse().unwrap();
         let rule = SignedIdentity::MatchRepoDigestOrExact;
@@ -162,7 +168,11 @@ mod tests {
         let extra = cosign.replace(r#""type":"#, r#""new":1,"type":"#);
         assert!(parse(extra.as_bytes(), PayloadKind::Sigstore).is_err());
         assert!(parse(b"{}", PayloadKind::Sigstore).is_err());
-        let bad_digest = doc("cosign container image signature", "sha256:zz", "r.example/a");
+        let bad_digest = doc(
+            "cosign container image signature",
+            "sha256:zz",
+            "r.example/a",
+        );
         assert!(parse(bad_digest.as_bytes(), PayloadKind::Sigstore).is_err());
     }
 }

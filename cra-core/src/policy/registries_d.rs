@@ -150,14 +150,29 @@ mod tests {
         let b = RegistriesFile {
             default_docker: None,
             docker: Some(BTreeMap::from([
-                ("r.example:5000".into(), section(None, Some("https://legacy"), None)),
-                ("r.example:5000/team".into(), section(None, None, Some(true))),
-                ("r.example:5000/team/app".into(), section(Some("https://app"), None, None)),
+                (
+                    "r.example:5000".into(),
+                    section(None, Some("https://legacy"), None),
+                ),
+                (
+                    "r.example:5000/team".into(),
+                    section(None, None, Some(true)),
+                ),
+                (
+                    "r.example:5000/team/app".into(),
+                    section(Some("https://app"), None, None),
+                ),
             ])),
         };
         let d = RegistriesD::merge([("a.yaml".into(), a), ("b.yaml".into(), b)]).unwrap();
-        assert_eq!(d.lookaside(&id("r.example:5000/team/app:1")), Some("https://app"));
-        assert_eq!(d.lookaside(&id("r.example:5000/team/x:1")), Some("https://legacy"));
+        assert_eq!(
+            d.lookaside(&id("r.example:5000/team/app:1")),
+            Some("https://app")
+        );
+        assert_eq!(
+            d.lookaside(&id("r.example:5000/team/x:1")),
+            Some("https://legacy")
+        );
         assert_eq!(d.lookaside(&id("other.example/x:1")), Some("file:///d"));
         assert!(d.use_sigstore_attachments(&id("r.example:5000/team/app:1")));
         assert!(!d.use_sigstore_attachments(&id("r.example:5000/x:1")));
