@@ -35,6 +35,7 @@ mod config;
 mod connect;
 mod distribution;
 mod error;
+pub mod signatures;
 
 #[doc(inline)]
 pub use config::ConnectOptions;

@@ -8,3 +8,4 @@ pub mod logs;
 pub mod osv;
 pub mod process;
 pub mod registry;
+pub mod signing;
