@@ -10,6 +10,7 @@
 //! | 5 | the registry could not be reached, failed or asked to slow down |
 //! | 6 | the image or archive is invalid (malformed, corrupt layer, digest mismatch) |
 //! | 7 | `--fail-on`: the scan worked and the image fails the severity or grade gate |
+//! | 8 | the signature policy refused the image (`cra scan --policy`) |
 
 use std::process::ExitCode;
 
@@ -19,7 +20,10 @@ use cra_core::{ErrorKind, RegistryError};
 use cra_scan::vulns::policy::GateFailed;
 use cra_scan::ScanError;
 
+use cra_registries::signatures::TrustConfigError;
+
 use crate::commands::scan::output::OutputError;
+use crate::commands::scan::provenance::{LocalImage, PolicyRefused};
 use crate::credentials::CredentialError;
 
 /// The exit statuses `cra` documents.
@@ -41,6 +45,8 @@ pub enum Status {
     InvalidImage = 6,
     /// 7: the image fails the `--fail-on` gate.
     GateFailed = 7,
+    /// 8: the signature policy refused the image.
+    PolicyRefused = 8,
 }
 
 /// The table of exit codes, for `--help`.
@@ -53,7 +59,8 @@ Exit status:
   4  the registry refused the credentials
   5  the registry could not be reached, failed or asked to slow down
   6  invalid image or archive (malformed, corrupt layer, digest mismatch)
-  7  --fail-on: the image has a finding of that severity, or that grade or worse";
+  7  --fail-on: the image has a finding of that severity, or that grade or worse
+  8  the signature policy refused the image (--policy)";
 
 impl Status {
     /// The status for a failed command: the outermost error in the chain that says one.
@@ -63,6 +70,10 @@ impl Status {
             .find_map(|cause| {
                 if cause.is::<GateFailed>() {
                     Some(Status::GateFailed)
+                } else if cause.is::<PolicyRefused>() {
+                    Some(Status::PolicyRefused)
+                } else if cause.is::<LocalImage>() || cause.is::<TrustConfigError>() {
+                    Some(Status::Usage)
                 } else if let Some(e) = cause.downcast_ref::<ScanError>() {
                     scan_status(e)
                 } else if let Some(e) = cause.downcast_ref::<RegistryError>() {
@@ -176,7 +187,7 @@ mod tests {
 
     #[test]
     fn help_lists_every_status() {
-        for code in 0..=7 {
+        for code in 0..=8 {
             assert!(HELP.contains(&format!("\n  {code}  ")), "{code}");
         }
     }

@@ -36,6 +36,7 @@ pub mod merge;
 pub mod pipeline;
 pub mod purl;
 pub mod sbom;
+pub mod signature;
 pub mod source;
 mod spool;
 #[cfg(test)]

@@ -86,6 +86,9 @@ pub struct ScanReport {
     pub image: ImageInfo,
     /// What is in it.
     pub inventory: Inventory,
+    /// The signature status, when the caller verified signatures (`cra scan --policy/--verify`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signature::SignatureStatus>,
 }
 
 /// What [`Scanner::scan_if_changed`] did.
@@ -228,7 +231,11 @@ impl Scanner {
         };
         let mut inventory = Inventory::from_merged(merge::merge(findings), &image.layers);
         inventory.warnings.splice(0..0, image_warnings);
-        Ok(ScanReport { image, inventory })
+        Ok(ScanReport {
+            image,
+            inventory,
+            signature: None,
+        })
     }
 
     fn wanted(&self) -> source::Wanted {

@@ -129,6 +129,27 @@ struct Property {
     value: String,
 }
 
+/// `cra:signature:*` properties: the status, the policy scope, each verified signer and the
+/// identity it signed, or the reason for a rejection.
+fn signature_properties(signature: &crate::signature::SignatureStatus) -> Vec<Property> {
+    let mut props = vec![
+        prop("cra:signature:status", signature.status),
+        prop("cra:signature:enforced", signature.enforced.to_string()),
+        prop("cra:signature:scope", signature.scope.as_str()),
+    ];
+    for s in &signature.signatures {
+        props.push(prop(
+            "cra:signature:signer",
+            format!("{}:{}", s.kind.as_str(), s.signer),
+        ));
+        props.push(prop("cra:signature:identity", s.identity.as_str()));
+    }
+    if let Some(reason) = &signature.reason {
+        props.push(prop("cra:signature:reason", reason.as_str()));
+    }
+    props
+}
+
 fn prop(name: &'static str, value: impl Into<String>) -> Property {
     Property {
         name,
@@ -174,6 +195,11 @@ pub(crate) fn bom(report: &ScanReport, timestamp: &str, serial: &str) -> Bom {
         image_component
             .properties
             .push(prop("cra:image:name", name));
+    }
+    if let Some(signature) = &report.signature {
+        image_component
+            .properties
+            .extend(signature_properties(signature));
     }
 
     let refs = bom_refs(&inv.packages);

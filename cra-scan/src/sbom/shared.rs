@@ -233,6 +233,7 @@ pub(super) mod tests {
                 packages: vec![ssl, six, six_venv, core, debug, guava, nopurl, typing],
                 warnings: vec![],
             },
+            signature: None,
         }
     }
 

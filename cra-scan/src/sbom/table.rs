@@ -35,6 +35,9 @@ fn write_table(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> 
         },
     );
     writeln!(out, "OS:       {}", esc(&os))?;
+    if let Some(signature) = &report.signature {
+        writeln!(out, "Signature: {}", esc(&signature.summary()))?;
+    }
     let counts = super::snyk::counts(&inv.packages);
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     writeln!(

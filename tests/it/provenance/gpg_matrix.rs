@@ -20,7 +20,12 @@ fn signed_by(key: &Path, identity: Option<&str>) -> String {
 fn policy(default: &str, scopes: &[(&str, &str)]) -> String {
     let scopes: Vec<String> = scopes
         .iter()
-        .map(|(scope, reqs)| format!("{}:{reqs}", serde_json::to_string(scope).expect("json string")))
+        .map(|(scope, reqs)| {
+            format!(
+                "{}:{reqs}",
+                serde_json::to_string(scope).expect("json string")
+            )
+        })
         .collect();
     format!(
         r#"{{"default":{default},"transports":{{"docker":{{{}}}}}}}"#,

@@ -9,6 +9,7 @@
 
 pub mod output;
 mod progress;
+pub mod provenance;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ pub struct Args {
     /// The analysis cache.
     #[command(flatten)]
     pub cache: crate::cache::CacheArgs,
+    /// Signature verification against a containers policy.
+    #[command(flatten)]
+    pub provenance: provenance::ProvenanceArgs,
     /// Draw no progress bar (set by the global `--quiet`).
     #[arg(skip)]
     pub quiet: bool,
@@ -126,7 +130,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if !args.vulns && outputs.iter().any(|o| o.format == Format::Sarif) {
         return Err(OutputError::NeedsVulns(Format::Sarif.to_string()).into());
     }
+    let trust = provenance::Trust::from_args(&args.provenance, connect_options(&args))?;
     let source = source(&args).await?;
+    let signature = match (&trust, &source) {
+        (None, _) => None,
+        (
+            Some(trust),
+            ImageSource::Registry {
+                registry,
+                reference,
+            },
+        ) => Some(
+            trust
+                .check(registry.as_ref(), reference, &args.image)
+                .await?,
+        ),
+        (Some(_), _) => return Err(provenance::LocalImage.into()),
+    };
     let mut defaults = ScanOptions::default();
     if let Some(max) = args.max_unpacked_size {
         defaults.max_unpacked_size = Some(max);
@@ -144,7 +164,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .then(|| Arc::new(progress::Bar::new()) as Arc<dyn Progress>);
     let result = scanner.scan(&source, progress.clone()).await;
     drop(progress);
-    let report = result.with_context(|| format!("cannot scan {}", args.image))?;
+    let mut report = result.with_context(|| format!("cannot scan {}", args.image))?;
+    report.signature = signature;
     let vulns = if args.vulns {
         Some(super::db::match_report(&args.db, &report)?)
     } else {
@@ -223,17 +244,21 @@ fn connect(
     login: Option<Login>,
     args: &Args,
 ) -> anyhow::Result<Arc<dyn cra_core::Registry>> {
-    let options = cra_registries::ConnectOptions {
-        ca_bundle: args.registry.ca_bundle.clone(),
-        insecure_http: args.registry.insecure_http,
-        ..Default::default()
-    };
+    let options = connect_options(args);
     let (username, password) = match login {
         Some(Login { username, password }) => (Some(username), Some(password)),
         None => (None, None),
     };
     cra_registries::generic(reference.registry(), username, password, &options)
         .with_context(|| format!("cannot connect to {}", reference.registry()))
+}
+
+fn connect_options(args: &Args) -> cra_registries::ConnectOptions {
+    cra_registries::ConnectOptions {
+        ca_bundle: args.registry.ca_bundle.clone(),
+        insecure_http: args.registry.insecure_http,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

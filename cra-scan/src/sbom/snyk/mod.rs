@@ -23,9 +23,9 @@ use std::collections::BTreeMap;
 use cra_core::{Ecosystem, OsRelease, Package};
 
 pub use payload::{
-    DepGraph, Fact, Graph, GraphPkg, Identity, ImageNames, JarCoordinates, JarFingerprint,
-    JarFingerprints, Node, NodeRef, PkgInfo, PkgManager, PluginWarnings, Repository, ScanResult,
-    ScanResults, Target,
+    DepGraph, Fact, Graph, GraphPkg, Identity, ImageNames, ImageSignature, ImageSigner,
+    JarCoordinates, JarFingerprint, JarFingerprints, Node, NodeRef, PkgInfo, PkgManager,
+    PluginWarnings, Repository, ScanResult, ScanResults, Target,
 };
 
 use super::shared::resolve_edges;
@@ -89,6 +89,23 @@ fn image_facts(report: &ScanReport) -> (Vec<Fact>, Vec<Fact>) {
     }
     trailing.push(Fact::Platform(image.platform.to_string()));
     trailing.push(Fact::PluginVersion(PLUGIN_VERSION.to_owned()));
+    if let Some(signature) = &report.signature {
+        trailing.push(Fact::ImageSignature(ImageSignature {
+            status: signature.status.to_owned(),
+            enforced: signature.enforced,
+            scope: signature.scope.clone(),
+            signers: signature
+                .signatures
+                .iter()
+                .map(|s| ImageSigner {
+                    kind: s.kind.as_str().to_owned(),
+                    key: s.signer.clone(),
+                    identity: s.identity.clone(),
+                })
+                .collect(),
+            reason: signature.reason.clone(),
+        }));
+    }
     (leading, trailing)
 }
 

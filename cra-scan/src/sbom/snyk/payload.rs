@@ -98,6 +98,35 @@ pub enum Fact {
     PluginVersion(String),
     /// Problems that did not stop the scan.
     PluginWarnings(PluginWarnings),
+    /// The signature verification status (cra's own fact; present only when verified).
+    ImageSignature(ImageSignature),
+}
+
+/// The `imageSignature` fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSignature {
+    /// `accepted` or `rejected`.
+    pub status: String,
+    /// Whether the policy was enforced.
+    pub enforced: bool,
+    /// The policy scope that applied.
+    pub scope: String,
+    /// The verified signers.
+    pub signers: Vec<ImageSigner>,
+    /// Why the image was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One verified signer in the `imageSignature` fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSigner {
+    /// `gpg` or `sigstore`.
+    pub kind: String,
+    /// The key fingerprint.
+    pub key: String,
+    /// The identity the signature claims.
+    pub identity: String,
 }
 
 /// The `imageNames` fact.
