@@ -53,6 +53,7 @@ impl Inventory {
             }
         }
         crate::analyzers::npm::drop_lockfile_packages_when_installed(&mut packages);
+        crate::analyzers::pyproject::drop_projects_without_lockfile(&mut packages);
         let os = choose_os(os_findings);
         if let Some(os) = &os {
             complete_purls(&mut packages, os);

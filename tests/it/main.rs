@@ -4,6 +4,7 @@ mod broker;
 mod cli;
 mod deploy;
 mod jars;
+mod poetry;
 mod provenance;
 mod registries;
 mod sbom;

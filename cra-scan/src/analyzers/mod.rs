@@ -23,6 +23,7 @@ pub mod php;
 pub mod pip_requirements;
 pub mod pipenv;
 pub mod poetry;
+pub mod pyproject;
 pub mod python;
 pub mod rpm;
 pub mod ruby;

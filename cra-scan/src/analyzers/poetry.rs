@@ -1,6 +1,7 @@
-//! `poetry.lock`, the lockfile Poetry writes.
+//! `poetry.lock`, the lockfile Poetry writes, and the `pyproject.toml` beside it.
 //!
-//! - Files: `poetry.lock` anywhere.
+//! - Files: `poetry.lock` and `pyproject.toml` anywhere (the latter read by `pyproject.rs`, and
+//!   kept only beside a `poetry.lock`).
 //! - Format (TOML, Poetry's documentation "poetry.lock"): one `[[package]]` table per locked
 //!   distribution with `name`, `version`, optionally `category` (`main` or `dev`, lock format
 //!   1.x) or `groups` (lock format 2.x), and a `[package.dependencies]` table mapping each
@@ -8,15 +9,14 @@
 //! - Read: every package that is not development-only (`category = "dev"`, or `groups` without
 //!   `main`), with its dependencies as edges (PEP 503-normalised names).
 //! - Ecosystem: `pypi`; purl type `pypi`.
-//! - Known gaps: the application itself (`pyproject.toml`'s `[project]` or `[tool.poetry]`
-//!   name and version) is not read, so the root of the graph is the lockfile.
+//! - The application itself is the `pyproject.toml` package: the root of its graph.
 
 use std::collections::BTreeMap;
 
 use cra_core::Ecosystem;
 use serde::Deserialize;
 
-use super::{Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
+use super::{pyproject, Analyzer, AnalyzerError, AnalyzerId, AnalyzerInput, FileMeta, Findings};
 use crate::purl;
 
 /// The `poetry.lock` analyzer.
@@ -57,7 +57,7 @@ impl Analyzer for PoetryAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn max_size(&self) -> u64 {
@@ -65,17 +65,23 @@ impl Analyzer for PoetryAnalyzer {
     }
 
     fn wants(&self, path: &str, meta: &FileMeta) -> bool {
-        meta.size > 0 && path.ends_with("/poetry.lock")
+        meta.size > 0
+            && (path.ends_with("/poetry.lock")
+                || path.ends_with(&format!("/{}", pyproject::FILE_NAME)))
     }
 
     fn analyze(&self, mut input: AnalyzerInput<'_>) -> Result<Findings, AnalyzerError> {
         let bytes = input.read_bytes()?;
-        parse(&String::from_utf8_lossy(&bytes), input.path).map_err(|reason| {
-            AnalyzerError::Malformed {
-                format: "poetry.lock",
-                path: input.path.to_owned(),
-                reason,
-            }
+        let text = String::from_utf8_lossy(&bytes);
+        let (format, parsed) = if input.path.ends_with("/poetry.lock") {
+            ("poetry.lock", parse(&text, input.path))
+        } else {
+            (pyproject::FILE_NAME, pyproject::parse(&text, input.path))
+        };
+        parsed.map_err(|reason| AnalyzerError::Malformed {
+            format,
+            path: input.path.to_owned(),
+            reason,
         })
     }
 }

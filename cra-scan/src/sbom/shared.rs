@@ -22,7 +22,17 @@ fn edge_name(ecosystem: Ecosystem, name: &str) -> String {
     }
 }
 
-/// Dependency names resolved to package indices: same ecosystem, the same file first.
+/// The lockfile whose packages a manifest's dependencies name first: `poetry.lock` beside a
+/// `pyproject.toml`.
+fn lockfile_of(ecosystem: Ecosystem, path: &str) -> Option<String> {
+    match (ecosystem, path.rsplit_once('/')) {
+        (Ecosystem::Pypi, Some((dir, "pyproject.toml"))) => Some(format!("{dir}/poetry.lock")),
+        _ => None,
+    }
+}
+
+/// Dependency names resolved to package indices: same ecosystem, the same file first, then the
+/// manifest's lockfile, then any file.
 pub(super) fn resolve_edges(packages: &[Package]) -> Vec<Vec<usize>> {
     let mut by_file: HashMap<(Ecosystem, &str, String), usize> = HashMap::new();
     let mut by_name: HashMap<(Ecosystem, String), usize> = HashMap::new();
@@ -38,10 +48,15 @@ pub(super) fn resolve_edges(packages: &[Package]) -> Vec<Vec<usize>> {
         .enumerate()
         .map(|(i, p)| {
             let mut out: Vec<usize> = Vec::new();
+            let lockfile = lockfile_of(p.ecosystem, &p.location.path);
             for d in &p.dependencies {
                 let d = edge_name(p.ecosystem, d);
                 let target = by_file
                     .get(&(p.ecosystem, p.location.path.as_str(), d.clone()))
+                    .or_else(|| {
+                        let lock = lockfile.as_deref()?;
+                        by_file.get(&(p.ecosystem, lock, d.clone()))
+                    })
                     .or_else(|| by_name.get(&(p.ecosystem, d)));
                 if let Some(&j) = target {
                     if j != i && !out.contains(&j) {

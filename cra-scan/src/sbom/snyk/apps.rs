@@ -16,8 +16,10 @@
 //! | Go and Rust binaries, `Gemfile.lock`, Composer and .NET files | `gomodules`, `cargo`, `rubygems`, `composer`, `nuget` | the file |
 //!
 //! A target of several npm kinds takes the lockfile's (`yarn`, `pnpm`) over `npm`.
-//! The application's own `package.json` package, when found, is the root of its graph;
-//! otherwise the root is the target file with no version, as the plugin names pip roots.
+//! The application's own `package.json` or `pyproject.toml` package, when found, is the root of
+//! its graph; otherwise the root is the target file with no version, as the plugin names pip
+//! roots, and for a `poetry.lock` without a `pyproject.toml` the target is the lockfile and the
+//! root its directory.
 
 use std::collections::BTreeMap;
 
@@ -125,13 +127,32 @@ pub(super) fn targets(packages: &[Package]) -> Vec<AppTarget> {
         if t.kind == "npm" && kind != "npm" {
             t.kind = kind;
         }
-        if pkg.ecosystem == Ecosystem::Npm && pkg.location.path == t.target_file && t.root.is_none()
-        {
+        let is_app = pkg.ecosystem == Ecosystem::Npm || t.kind == "poetry";
+        if is_app && pkg.location.path == t.target_file && t.root.is_none() {
             t.root = Some(i);
         }
         t.members.push(i);
     }
-    by_target.into_values().collect()
+    let mut targets: Vec<AppTarget> = by_target.into_values().collect();
+    for t in &mut targets {
+        // No pyproject.toml was found: the lockfile is the target, not an absent manifest.
+        if t.kind == "poetry" && t.root.is_none() {
+            t.target_file = sibling(&t.target_file, "poetry.lock");
+        }
+    }
+    targets
+}
+
+impl AppTarget {
+    /// The root's name when no member is the application: the target file, or for a Poetry
+    /// lockfile alone its directory.
+    pub(super) fn root_name(&self) -> String {
+        if self.kind == "poetry" {
+            dir_of(&self.target_file).to_owned()
+        } else {
+            self.target_file.clone()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ fn app_result(
     } else {
         let root = app.root.map_or_else(
             || PkgInfo {
-                name: app.target_file.clone(),
+                name: app.root_name(),
                 version: None,
                 purl: None,
             },
