@@ -13,7 +13,7 @@ use cra_scan::cache::{LayerCache, DEFAULT_MAX_SIZE};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CacheArgs {
     /// Walk every layer again; neither read nor write the analysis cache.
-    #[arg(long)]
+    #[arg(long, env = "CRA_NO_CACHE")]
     pub no_cache: bool,
     /// The analysis cache directory (default: `cra/layers` under the user's cache directory).
     #[arg(long, env = "CRA_CACHE_DIR", value_name = "DIR")]
