@@ -14,7 +14,7 @@ use cra_core::{RegistryCredentials, RegistryKind, Secret};
 use cra_tests::agent::debian_layer;
 use cra_tests::broker::{free_port, server_accept, stub_upstream, wait_for_status, Log, TOKEN};
 use cra_tests::image::{tar, Entry};
-use cra_tests::process::{cra_binary, CraProcess, RoundRobin};
+use cra_tests::process::{cra_binary, metric, CraProcess, RoundRobin};
 use cra_tests::registry::{registry_available, Auth, RegistryServer};
 use serde_json::{json, Value};
 
@@ -332,20 +332,6 @@ fn kept(state: &Path) -> Vec<String> {
             Some(stem.splitn(3, '-').nth(2)?.to_owned())
         })
         .collect()
-}
-
-/// A sample of an agent's `/metrics`.
-async fn metric(addr: SocketAddr, series: &str) -> Option<u64> {
-    let text = http()
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Two clients and three agents behind one address; 60 scans through the server. While they

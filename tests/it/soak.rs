@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use cra_core::{RegistryCredentials, RegistryKind, Secret};
 use cra_tests::agent::debian_layer;
 use cra_tests::broker::{free_port, stub_upstream_on, wait_for_status, Log};
-use cra_tests::process::{cra_binary, CraProcess};
+use cra_tests::process::{cra_binary, metric, CraProcess};
 use cra_tests::registry::{registry_available, Auth, RegistryServer};
 use serde_json::Value;
 
@@ -59,24 +59,15 @@ async fn start_agent(bin: &Path, state: &Path, port: u16, receiver: SocketAddr) 
 }
 
 /// A sample of the agent's `/metrics`.
-async fn metric(port: u16, series: &str) -> Option<u64> {
-    let text = http()
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+async fn sample(port: u16, series: &str) -> Option<u64> {
+    metric(SocketAddr::from(([127, 0, 0, 1], port)), series).await
 }
 
 /// Waits (bounded) until `series` reads `want`.
 async fn wait_metric(port: u16, series: &str, want: u64, agent: &CraProcess) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let now = metric(port, series).await;
+        let now = sample(port, series).await;
         if now == Some(want) {
             return;
         }
@@ -185,8 +176,8 @@ async fn soak_200_scans_across_an_outage_and_a_restart() {
         let succeeded = "cra_agent_scans_total{outcome=\"succeeded\"}";
         wait_metric(port, succeeded, HALF as u64, &first).await;
         wait_metric(port, "cra_agent_callbacks_pending", HALF as u64, &first).await;
-        assert_eq!(metric(port, "cra_agent_scans_running").await, Some(0));
-        assert_eq!(metric(port, "cra_agent_scans_queued").await, Some(0));
+        assert_eq!(sample(port, "cra_agent_scans_running").await, Some(0));
+        assert_eq!(sample(port, "cra_agent_scans_queued").await, Some(0));
         let first_peak = stop(&mut first);
         let outage = started.elapsed();
 

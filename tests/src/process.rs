@@ -11,6 +11,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// One sample of an agent's `/metrics` (a series without labels); `None` when it cannot be read.
+pub async fn metric(addr: SocketAddr, series: &str) -> Option<u64> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .ok()?;
+    let url = format!("http://{addr}/metrics");
+    let text = http.get(url).send().await.ok()?.text().await.ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// The `cra` binary: `CRA_BIN`, else the one cargo built next to this test binary
 /// (the tests' own `cra-it`, else `cra`); `None`, with a message, when there is none.
 #[allow(clippy::print_stderr)]
