@@ -275,6 +275,11 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
         }
         _ => None,
     };
+    // Held until the entry is written, so scans running at once walk a shared layer once.
+    let _claim = match (&shared.cache, &cache_key) {
+        (Some((cache, _)), Some(key)) => Some(cache.claim(key).await),
+        _ => None,
+    };
     if let (Some((cache, _)), Some(key)) = (&shared.cache, &cache_key) {
         if let Some(findings) = cached_layer(cache, key, &label).await {
             check_digests(&findings, &info, None, &label)?;

@@ -218,6 +218,17 @@ impl RegistryServer {
             .count()
     }
 
+    /// How many times the registry answered a GET of the blob `digest` (in any repository);
+    /// needs [`RegistryServer::start_logged`].
+    pub fn blob_gets(&self, digest: &str) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log"))
+            .expect("the registry was started with start_logged");
+        let path = format!("/blobs/{digest} ");
+        log.lines()
+            .filter(|l| l.contains("\"GET /v2/") && l.contains(&path))
+            .count()
+    }
+
     /// `127.0.0.1:PORT`, as written in image references.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)

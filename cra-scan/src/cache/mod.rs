@@ -22,11 +22,18 @@
 //! truncated, corrupt, of another format or unreadable is removed and recomputed, never trusted.
 //! Cache failures never fail a scan: they are logged and the layer is walked.
 //!
+//! **One walk per layer.** Scans of one process that miss the same layer at once walk it once:
+//! each holds a [`Claim`] on the key from its lookup until the entry is written, so the others
+//! wait and then find the entry (see [`inflight`]).
+//! Processes sharing a directory do not coordinate their walks: two of them that miss a layer
+//! at the same moment both walk it and write the same entry, and the rename keeps either.
+//!
 //! **Size.** The entries are bounded by [`LayerCache::max_size`]; see [`evict`] for the
 //! least-recently-used policy and how several processes share a directory.
 
 mod entry;
 pub mod evict;
+mod inflight;
 mod key;
 mod stored;
 
@@ -42,6 +49,7 @@ use cra_core::Digest;
 use crate::layer::LayerFindings;
 
 pub use entry::EntryError;
+pub use inflight::Claim;
 pub use key::AnalyzerSet;
 use stored::StoredLayer;
 
@@ -113,6 +121,8 @@ struct Inner {
     /// Bytes the entries hold, as last counted plus what this process wrote since, and the
     /// writes since the count; `None` before the first count.
     size: Mutex<Option<(u64, u64)>>,
+    /// The layers being walked by this process's scans.
+    in_flight: inflight::InFlight,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +147,7 @@ impl LayerCache {
                 max_size,
                 counters: Counters::default(),
                 size: Mutex::new(None),
+                in_flight: inflight::InFlight::default(),
             }),
         })
     }
@@ -184,6 +195,15 @@ impl LayerCache {
             }
         }
         Ok(done)
+    }
+
+    /// Waits until no other scan of this process (sharing this cache or a clone of it) is
+    /// computing the entry `key`, then claims it: look the entry up, and compute and store it
+    /// when missing, while holding the claim, so a layer shared by scans running at once is
+    /// walked once and the others find its entry.
+    /// Dropping the claim (the walk ended, failed or was cancelled) lets the next one in.
+    pub async fn claim(&self, key: &str) -> Claim {
+        self.inner.in_flight.claim(key).await
     }
 
     /// The cached result of walking the layer `key` names, its warnings labelled `label`.

@@ -186,3 +186,75 @@ fn several_processes_writing_and_evicting_keep_the_bound_and_sound_entries() {
     }
     assert_eq!(cache.stats().discarded, 0, "no reader saw a partial entry");
 }
+
+#[tokio::test]
+async fn a_claim_is_released_by_success_failure_and_cancellation() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LayerCache::open(dir.path(), DEFAULT_MAX_SIZE).unwrap();
+    let patience = Duration::from_secs(10);
+
+    // A second claim waits while the first is held, and gets in once it is dropped (the walk
+    // failed: nothing was stored, so the waiter computes the entry itself).
+    let first = cache.claim(&key(1)).await;
+    let waiter = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            let _claim = cache.claim(&key(1)).await;
+            cache.layer(&key(1), "layer 0 (test)").is_some()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished(), "the waiter waits for the first walk");
+    // Another key is not held up.
+    drop(
+        tokio::time::timeout(patience, cache.claim(&key(2)))
+            .await
+            .unwrap(),
+    );
+    drop(first);
+    let found = tokio::time::timeout(patience, waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!found, "a failed walk leaves no entry behind");
+
+    // The first walk succeeds: the waiter finds its entry.
+    let first = cache.claim(&key(1)).await;
+    let waiter = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            let _claim = cache.claim(&key(1)).await;
+            cache.layer(&key(1), "layer 0 (test)")
+        }
+    });
+    cache.put_layer(&key(1), &walked(), "layer 1 (test)");
+    drop(first);
+    let found = tokio::time::timeout(patience, waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.is_some(), "the waiter takes the first walk's entry");
+
+    // A scan cancelled while it holds the claim does not leave the waiter hanging.
+    let held = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            let _claim = cache.claim(&key(3)).await;
+            std::future::pending::<()>().await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let waiter = tokio::spawn({
+        let cache = cache.clone();
+        async move { drop(cache.claim(&key(3)).await) }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    held.abort();
+    tokio::time::timeout(patience, waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cache.inner.in_flight.len(), 0, "no key stays claimed");
+}

@@ -180,3 +180,92 @@ async fn scan_registry_selects_scans_shares_layers_and_resumes() {
         ]
     );
 }
+
+/// A layer of one file of `len` bytes that do not compress, so that walking it takes a while.
+fn filler_layer(len: usize) -> Layer {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    Layer::new(
+        &[Entry::file("usr/share/filler.bin", bytes)],
+        Compression::Gzip,
+    )
+}
+
+#[tokio::test]
+async fn images_scanned_at_once_walk_a_shared_layer_once() {
+    if !registry_available() {
+        return;
+    }
+    let registry = RegistryServer::start_logged(Auth::None).await;
+    let filler = filler_layer(2 << 20);
+    let names = ["a", "b", "c", "d"];
+    for name in names {
+        let mut image = app(name);
+        image.layers.insert(1, filler.clone());
+        let image = Image::new("amd64", image.layers);
+        push(&registry, &format!("fleet/{name}"), "1", &image).await;
+    }
+    let shared = [base_layer(Compression::Gzip).blob, filler.blob.clone()]
+        .map(|blob| Digest::sha256_of(&blob).to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &str, extra: &'static [&'static str]| {
+        let base = registry.base_url();
+        let out = dir.path().join(out);
+        let cache = dir.path().join("cache");
+        async move {
+            let mut argv = vec![
+                "cra".to_owned(),
+                "scan-registry".into(),
+                "--type".into(),
+                "nexus-cr".into(),
+                "--base".into(),
+                base,
+                "--output-dir".into(),
+                out.to_str().unwrap().into(),
+                "--cache-dir".into(),
+                cache.to_str().unwrap().into(),
+                "--repository".into(),
+                "fleet/*".into(),
+                "--concurrency".into(),
+                "4".into(),
+            ];
+            argv.extend(extra.iter().map(|s| (*s).to_owned()));
+            cra_cli::run(cra_cli::Cli::try_parse_from(argv).unwrap())
+                .await
+                .unwrap();
+            out
+        }
+    };
+
+    let cached = run("cached", &[]).await;
+    for digest in &shared {
+        assert_eq!(registry.blob_gets(digest), 1, "{digest} pulled once");
+    }
+    let plain = run("plain", &["--no-cache"]).await;
+    for digest in &shared {
+        assert_eq!(registry.blob_gets(digest), 1 + names.len(), "{digest}");
+    }
+    let report = |out: &Path, name: &str| {
+        let rows = read_json(&out.join("summary.json"));
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["image"] == format!("fleet/{name}:1"))
+            .unwrap()
+            .clone();
+        read_json(&out.join(row["reports"][0].as_str().unwrap()))
+    };
+    for name in names {
+        let (with, without) = (report(&cached, name), report(&plain, name));
+        assert!(with.to_string().contains(&format!("app-{name}")), "{with}");
+        assert_eq!(with, without, "{name}: cached and uncached reports");
+    }
+}
