@@ -11,6 +11,9 @@
 //! | 6 | the image or archive is invalid (malformed, corrupt layer, digest mismatch) |
 //! | 7 | `--fail-on`: the scan worked and the image fails the severity or grade gate |
 //! | 8 | the signature policy refused the image (`cra scan --policy`) |
+//!
+//! `cra scan-registry` scans every image first, then ends with 8 if any image was refused, else
+//! 7 if any fails `--fail-on`, else 1 if any could not be scanned.
 
 use std::process::ExitCode;
 
@@ -24,6 +27,7 @@ use cra_registries::signatures::TrustConfigError;
 
 use crate::commands::scan::output::OutputError;
 use crate::commands::scan::provenance::{LocalImage, PolicyRefused};
+use crate::commands::scan_registry::outcome::{Cause, RunFailed};
 use crate::credentials::CredentialError;
 
 /// The exit statuses `cra` documents.
@@ -74,6 +78,12 @@ impl Status {
                     Some(Status::PolicyRefused)
                 } else if cause.is::<LocalImage>() || cause.is::<TrustConfigError>() {
                     Some(Status::Usage)
+                } else if let Some(e) = cause.downcast_ref::<RunFailed>() {
+                    Some(match e.cause() {
+                        Cause::Refused => Status::PolicyRefused,
+                        Cause::Gate => Status::GateFailed,
+                        Cause::Failed => Status::Failure,
+                    })
                 } else if let Some(e) = cause.downcast_ref::<ScanError>() {
                     scan_status(e)
                 } else if let Some(e) = cause.downcast_ref::<RegistryError>() {

@@ -19,6 +19,7 @@ use cra_tests::osv;
 mod agent;
 mod cli;
 mod ordering;
+mod scan_registry;
 mod update;
 
 /// Builds a database in `dir` from the fixture records of `ecosystems`.

@@ -12,11 +12,20 @@
 //! `summary.json`, and a state file that makes an interrupted run resumable: an image whose
 //! manifest digest is the one already scanned, with its reports in place, is not scanned again.
 //! A failure of one image is reported in the summary and counted; the command then ends with
-//! status 1 after every other image was scanned.
+//! status 1 after every other image was scanned (see [`outcome`] for the order of statuses).
+//!
+//! `--vulns` matches every image against the database `cra scan --vulns` uses, opened once for
+//! the run ([`vulns`]): the reports carry the findings as `cra scan --vulns` writes them, the
+//! summary the counts by severity, the grade and the unmatched packages, and `--fail-on` ends
+//! the run with status 7 when an image fails it.
+//! The state remembers whether an image was matched and against which database update, so an
+//! image scanned without `--vulns`, or matched against older data, is scanned again.
 
 pub mod names;
+pub mod outcome;
 pub mod select;
 pub mod summary;
+pub mod vulns;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -26,15 +35,20 @@ use anyhow::Context;
 use cra_core::{Platform, Reference, Registry, TagInfo};
 use cra_scan::analyzers::AnalyzerId;
 use cra_scan::sbom::{self, Format};
+use cra_scan::vulns::policy::FailOn;
+use cra_scan::vulns::VulnReport;
 use cra_scan::{ImageSource, Rescan, ScanOptions, ScanReport, Scanner};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::db::DbDir;
 use super::list;
-use super::scan::output::parse_format;
+use super::scan::output::{parse_format, OutputError};
 use crate::cache::CacheArgs;
+use outcome::RunFailed;
 use select::Patterns;
 use summary::{Row, State, Status};
+use vulns::{Matcher, VulnSummary};
 
 /// Arguments of `cra scan-registry`.
 #[derive(Debug, clap::Args)]
@@ -45,7 +59,8 @@ pub struct Args {
     /// The directory for the reports, `summary.json` and the state that makes a run resumable.
     #[arg(long, value_name = "DIR")]
     pub output_dir: PathBuf,
-    /// A report format; repeat for several (table, json, cyclonedx-json, spdx-json; default json).
+    /// A report format; repeat for several (table, json, cyclonedx-json, spdx-json, and sarif
+    /// with --vulns; default json).
     #[arg(short = 'f', long = "format", value_name = "FORMAT", value_parser = parse_format)]
     pub formats: Vec<Format>,
     /// Scan only repositories matching this glob; repeat for several (`*` stays within a path
@@ -71,6 +86,19 @@ pub struct Args {
     /// The analysis cache.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Match every image against the local vulnerability database (see `cra db update`): the
+    /// reports carry the findings as `cra scan --vulns` writes them, the summary their counts
+    /// and the grade.
+    #[arg(long)]
+    pub vulns: bool,
+    /// With --vulns: exit with status 7 when an image has a finding at least this severe (low,
+    /// medium, high, critical), or this grade or a worse one (A–F); every image is scanned and
+    /// every report written first.
+    #[arg(long, requires = "vulns", value_name = "SEVERITY|GRADE")]
+    pub fail_on: Option<FailOn>,
+    /// The vulnerability database.
+    #[command(flatten)]
+    pub db: DbDir,
     /// Draw no progress bar (set by the global `--quiet`).
     #[arg(skip)]
     pub quiet: bool,
@@ -97,6 +125,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.formats.clone()
     };
+    if !args.vulns && formats.contains(&Format::Sarif) {
+        return Err(OutputError::NeedsVulns(Format::Sarif.to_string()).into());
+    }
+    let matcher = if args.vulns {
+        Some(Arc::new(Matcher::open(&args.db)?))
+    } else {
+        None
+    };
+    let database = matcher.as_ref().map(|m| m.stamp().to_owned());
     let repo_globs = Patterns::new(&args.repositories).context("invalid --repository glob")?;
     let tag_globs = Patterns::new(&args.tags).context("invalid --tag glob")?;
     let registry = args.registry.connect().await?;
@@ -123,7 +160,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let jobs: Vec<(Target, Option<Row>)> = targets
         .into_iter()
         .map(|t| {
-            let known = state.known(&dir, &t.name()).cloned();
+            let known = state.known(&dir, &t.name(), database.as_deref()).cloned();
             (t, known)
         })
         .collect();
@@ -136,6 +173,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 known,
                 shared_dir.clone(),
                 formats.clone(),
+                matcher.clone(),
             )
         })
         .buffer_unordered(args.concurrency.max(1));
@@ -156,6 +194,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     rows.sort_by(|a, b| a.image.cmp(&b.image));
+    let mut gated = 0;
+    for v in rows.iter_mut().filter_map(|r| r.vulns.as_mut()) {
+        v.gate = args
+            .fail_on
+            .and_then(|gate| v.check(gate).err())
+            .map(|e| e.to_string());
+        gated += usize::from(v.gate.is_some());
+    }
     summary::write_atomically(
         &dir,
         summary::SUMMARY_FILE,
@@ -177,10 +223,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     summary::table(&rows, &mut out)?;
     out.flush()?;
     let failed = rows.iter().filter(|r| r.status == Status::Failed).count();
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} images could not be scanned", rows.len());
+    let verdict = RunFailed {
+        total: rows.len(),
+        refused: 0,
+        gate: args.fail_on.map(|gate| (gate, gated)),
+        failed,
+    };
+    match verdict.of() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The images the filters select; a repository whose tags cannot be listed becomes a failed row.
@@ -226,6 +278,7 @@ async fn scan_one(
     known: Option<Row>,
     dir: Arc<PathBuf>,
     formats: Arc<Vec<Format>>,
+    matcher: Option<Arc<Matcher>>,
 ) -> Row {
     let name = target.name();
     let reference: Reference = match format!("{}/{name}", registry.host()).parse() {
@@ -249,11 +302,20 @@ async fn scan_one(
             let stem = names::stem(&target.repository, &target.tag);
             let digest = report.image.manifest_digest.clone();
             let written = tokio::task::spawn_blocking(move || {
-                write_reports(&dir, &stem, &report, &formats).map(|files| (report, files))
+                let vulns = match &matcher {
+                    Some(m) => Some(m.match_report(&report)?),
+                    None => None,
+                };
+                let files = write_reports(&dir, &stem, &report, vulns.as_ref(), &formats)?;
+                let summary = vulns
+                    .as_ref()
+                    .zip(matcher.as_ref())
+                    .map(|(v, m)| VulnSummary::of(v, m.stamp()));
+                anyhow::Ok((report, files, summary))
             })
             .await;
             match written {
-                Ok(Ok((report, files))) => Row::scanned(name, &report, files),
+                Ok(Ok((report, files, vulns))) => Row::scanned(name, &report, files, vulns),
                 Ok(Err(e)) => Row::failed(name, Some(digest), chain(&e)),
                 Err(e) => Row::failed(name, Some(digest), e.to_string()),
             }
@@ -262,18 +324,23 @@ async fn scan_one(
     }
 }
 
-/// Writes one report per format, each through a temporary file; returns their names.
+/// Writes one report per format, with the findings when there are any, each through a
+/// temporary file; returns their names.
 fn write_reports(
     dir: &Path,
     stem: &str,
     report: &ScanReport,
+    vulns: Option<&VulnReport>,
     formats: &[Format],
 ) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::with_capacity(formats.len());
     for format in formats {
         let name = format!("{stem}.{}", extension(*format));
         let mut bytes = Vec::new();
-        sbom::render(report, *format, &mut bytes)?;
+        match vulns {
+            Some(v) => cra_scan::vulns::output::render(report, v, *format, &mut bytes)?,
+            None => sbom::render(report, *format, &mut bytes)?,
+        }
         summary::write_atomically(dir, &name, &bytes)
             .with_context(|| format!("cannot write {}", dir.join(&name).display()))?;
         files.push(name);

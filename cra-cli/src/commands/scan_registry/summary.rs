@@ -9,6 +9,8 @@ use cra_core::Digest;
 use cra_scan::ScanReport;
 use serde::{Deserialize, Serialize};
 
+use super::vulns::VulnSummary;
+
 /// The state file's name in the output directory.
 pub const STATE_FILE: &str = ".cra-scan-registry-state.json";
 /// The summary's name in the output directory.
@@ -50,11 +52,19 @@ pub struct Row {
     /// The report files, relative to the output directory.
     #[serde(default)]
     pub reports: Vec<String>,
+    /// What vulnerability matching found (`--vulns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulns: Option<VulnSummary>,
 }
 
 impl Row {
     /// The row of a scanned image.
-    pub fn scanned(image: String, report: &ScanReport, reports: Vec<String>) -> Self {
+    pub fn scanned(
+        image: String,
+        report: &ScanReport,
+        reports: Vec<String>,
+        vulns: Option<VulnSummary>,
+    ) -> Self {
         let mut by_ecosystem = BTreeMap::new();
         for p in &report.inventory.packages {
             *by_ecosystem.entry(p.ecosystem.to_string()).or_insert(0) += 1;
@@ -72,6 +82,7 @@ impl Row {
             status: Status::Scanned,
             error: None,
             reports,
+            vulns,
         }
     }
 
@@ -86,6 +97,7 @@ impl Row {
             status: Status::Failed,
             error: Some(error),
             reports: Vec::new(),
+            vulns: None,
         }
     }
 }
@@ -111,12 +123,14 @@ impl State {
         }
     }
 
-    /// The digest a previous run scanned `image` at, when its reports are all still there.
-    pub fn known(&self, dir: &Path, image: &str) -> Option<&Row> {
+    /// The row of a previous run's scan of `image`, when its reports are all still there and
+    /// were matched against the database updated at `database` (`None`: without `--vulns`).
+    pub fn known(&self, dir: &Path, image: &str, database: Option<&str>) -> Option<&Row> {
         self.done.get(image).filter(|row| {
             row.status != Status::Failed
                 && !row.reports.is_empty()
                 && row.reports.iter().all(|r| dir.join(r).is_file())
+                && row.vulns.as_ref().map(|v| v.database.as_str()) == database
         })
     }
 
@@ -138,7 +152,12 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> 
 
 /// The table of `rows`, registry text escaped.
 pub fn table(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "IMAGE\tSTATUS\tOS\tPACKAGES\tDIGEST")?;
+    let vulns = rows.iter().any(|r| r.vulns.is_some());
+    write!(out, "IMAGE\tSTATUS\tOS\tPACKAGES")?;
+    if vulns {
+        write!(out, "\tVULNS\tUNMATCHED\tGRADE")?;
+    }
+    writeln!(out, "\tDIGEST")?;
     for r in rows {
         let status = match r.status {
             Status::Scanned => "scanned",
@@ -150,15 +169,37 @@ pub fn table(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
             .as_ref()
             .map(|d| d.to_string())
             .unwrap_or_else(|| "-".into());
-        writeln!(
+        write!(
             out,
-            "{}\t{status}\t{}\t{}\t{digest}",
+            "{}\t{status}\t{}\t{}",
             escape_untrusted(&r.image),
             escape_untrusted(r.os.as_deref().unwrap_or("-")),
             r.packages,
         )?;
+        match (&r.vulns, vulns) {
+            (Some(v), _) => {
+                let set_by = v
+                    .grade_set_by
+                    .as_deref()
+                    .map(|id| format!(" ({})", escape_untrusted(id)))
+                    .unwrap_or_default();
+                write!(
+                    out,
+                    "\t{}\t{}\t{}{set_by}",
+                    v.counts(),
+                    v.unmatched,
+                    v.grade
+                )?;
+            }
+            (None, true) => write!(out, "\t-\t-\t-")?,
+            (None, false) => {}
+        }
+        writeln!(out, "\t{digest}")?;
         if let Some(e) = &r.error {
             writeln!(out, "  error: {}", escape_untrusted(e))?;
+        }
+        if let Some(gate) = r.vulns.as_ref().and_then(|v| v.gate.as_ref()) {
+            writeln!(out, "  {}", escape_untrusted(gate))?;
         }
     }
     Ok(())
@@ -181,6 +222,7 @@ mod tests {
             status: Status::Scanned,
             error: None,
             reports: vec!["team_app_1-0.json".into()],
+            vulns: None,
         };
         state.done.insert(row.image.clone(), row.clone());
         let failed = Row::failed("x:1".into(), None, "no".into());
@@ -189,13 +231,18 @@ mod tests {
         let back = State::load(dir.path());
         assert_eq!(back.done.get("team/app:1"), Some(&row));
         assert!(
-            back.known(dir.path(), "team/app:1").is_none(),
+            back.known(dir.path(), "team/app:1", None).is_none(),
             "report missing"
         );
         std::fs::write(dir.path().join("team_app_1-0.json"), "{}").unwrap();
-        assert_eq!(back.known(dir.path(), "team/app:1"), Some(&row));
+        assert_eq!(back.known(dir.path(), "team/app:1", None), Some(&row));
         assert!(
-            back.known(dir.path(), "x:1").is_none(),
+            back.known(dir.path(), "team/app:1", Some("2024-01-01"))
+                .is_none(),
+            "scanned without --vulns, asked with"
+        );
+        assert!(
+            back.known(dir.path(), "x:1", None).is_none(),
             "failures are retried"
         );
         std::fs::write(dir.path().join(STATE_FILE), "{truncated").unwrap();
