@@ -15,51 +15,20 @@ root=$(pwd)
 image=${1:-$root/../shared/fixtures/images/debian-min.oci.tar}
 runs=${RUNS:-3}
 [ -f "$image" ] || { echo "no image at $image" >&2; exit 1; }
-for tool in docker-registry skopeo curl python3; do
-  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "/usr/bin/time is required (Debian package time)" >&2; exit 1; }
-if command -v igzip >/dev/null; then inflate="igzip -dc"; else inflate="gzip -dc"; fi
-
-if [ -n "${CRA:-}" ]; then
-  cra=$CRA
-else
-  features=()
-  if [ -f /usr/include/isa-l.h ]; then features=(--features isal); fi
-  cargo build --quiet --release -p cra-cli "${features[@]}"
-  cra="${CARGO_TARGET_DIR:-$root/target}/release/cra"
-fi
-
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/config.yml" <<YAML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $work/data } }
-http: { addr: 127.0.0.1:$port }
-YAML
-docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-cleanup() { kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break
-  sleep 0.1
-done
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+bench_require docker-registry skopeo curl python3
+bench_cra
+bench_registry
 
 ref="127.0.0.1:$port/bench/image:latest"
 skopeo copy --quiet --dest-tls-verify=false "oci-archive:$image" "docker://$ref"
 
-base="http://127.0.0.1:$port/v2/bench/image"
+base="$base/v2/bench/image"
 manifest=$(curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' "$base/manifests/latest")
 layers=$(python3 -c 'import json,sys; m=json.loads(sys.argv[1]); [print(l["digest"], l["size"]) for l in m["layers"]]' "$manifest")
 
 best() { sort -n | head -1; }
-seconds() { # command... → elapsed seconds
-  local start end
-  start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N)
-  python3 -c "print(f'{$end - $start:.3f}')"
-}
 
 echo "image: $image"
 echo "inflater: $inflate"

@@ -2,54 +2,25 @@
 # Scans a local registry of 50 images (3 shared base layers + one unique top layer each, built
 # from real files by benches/registry_images.py) with `cra scan-registry`, cold and then warm
 # after 5 images changed their top layer, and compares each with its floor:
-#   cold: pulling and inflating every unique layer once (curl | gzip -dc);
+#   cold: pulling and inflating every unique layer once (curl | igzip -dc, else gzip -dc);
 #   warm: pulling and inflating the 5 new layers, plus 50 manifest requests.
 # Prints times, per-image throughput, the cache hit ratio and peak RSS against the targets of
 # the registry-scan issue (cold <= 1.5x its floor, warm <= 2x its floor, RSS <= 48 MiB plus the
 # concurrency used).
 #
-# Usage: benches/registry_scan.sh   (CRA=<binary> measures that binary; CONCURRENCY=4, BASE_MB=40
+# Usage: benches/registry_scan.sh   (CRA=<binary> measures that binary, else a release build with
+# `isal` when libisal is installed; CONCURRENCY=4, BASE_MB=40
 # and TOP_MB=4 size the layers)
 # Needs: docker-registry, curl, python3, /usr/bin/time; igzip optional.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 concurrency=${CONCURRENCY:-4}
-for tool in docker-registry curl python3; do
-  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "/usr/bin/time is required (Debian package time)" >&2; exit 1; }
-if command -v igzip >/dev/null; then inflate="igzip -dc"; else inflate="gzip -dc"; fi
-if [ -n "${CRA:-}" ]; then
-  cra=$CRA
-else
-  cargo build --quiet --release -p cra-cli
-  cra="${CARGO_TARGET_DIR:-$root/target}/release/cra"
-fi
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+bench_require docker-registry curl python3
+bench_cra
+bench_registry
 
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/config.yml" <<YAML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $work/data } }
-http: { addr: 127.0.0.1:$port }
-YAML
-docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-cleanup() { kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break
-  sleep 0.1
-done
-base="http://127.0.0.1:$port"
-
-seconds() { # command... → elapsed seconds
-  local start end
-  start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N)
-  python3 -c "print(f'{$end - $start:.3f}')"
-}
 floor() { # file of "repository digest" lines → seconds to pull and inflate them all
   local total=0 t
   while read -r repo digest; do
@@ -73,13 +44,13 @@ cold_floor=$(floor "$work/unique.txt")
 read -r cold_t cold_kb cold_hits cold_total <<<"$(scan cold)"
 
 python3 benches/registry_images.py "$port" --change 5 --base-mb "${BASE_MB:-40}" --top-mb "${TOP_MB:-4}" >"$work/changed.txt"
-changed_floor=$(python3 - "$base" "$work/changed.txt" <<'PY'
+changed_floor=$(python3 - "$base" "$work/changed.txt" "$inflate" <<'PY'
 import sys, time, urllib.request, subprocess
 base = sys.argv[1]
 changed = [line.split() for line in open(sys.argv[2]) if line.strip()]
 start = time.time()
 for repo, d in changed:
-    subprocess.run(f"curl -fs '{base}/v2/{repo}/blobs/{d}' | gzip -dc >/dev/null", shell=True, check=True)
+    subprocess.run(f"curl -fs '{base}/v2/{repo}/blobs/{d}' | {sys.argv[3]} >/dev/null", shell=True, check=True)
 for n in range(50):
     req = urllib.request.Request(f"{base}/v2/bench/app-{n:02}/manifests/1")
     req.add_header("Accept", "application/vnd.oci.image.manifest.v1+json")
