@@ -3,3 +3,4 @@
 mod cli;
 mod fixture;
 mod gpg_matrix;
+mod sigstore_matrix;

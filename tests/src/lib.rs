@@ -9,3 +9,4 @@ pub mod osv;
 pub mod process;
 pub mod registry;
 pub mod signing;
+pub mod sigstore;

@@ -60,6 +60,12 @@ pub enum SignatureRefusal {
         /// The key it claims.
         key_id: String,
     },
+    /// The signature names no key and does not verify under the trusted one (sigstore).
+    #[error("signature does not verify under the trusted key {key_id}")]
+    NotVerified {
+        /// The trusted key's fingerprint.
+        key_id: String,
+    },
     /// The trusted key had expired when the signature was made, or has expired since.
     #[error("signing key {key_id} has expired")]
     ExpiredKey {

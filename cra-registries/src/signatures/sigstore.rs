@@ -79,7 +79,7 @@ impl PublicKey {
             })?;
         self.key
             .verify(payload, &signature)
-            .map_err(|_| SignatureRefusal::BadSignature {
+            .map_err(|_| SignatureRefusal::NotVerified {
                 key_id: self.fingerprint.clone(),
             })
     }
