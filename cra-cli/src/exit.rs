@@ -10,7 +10,7 @@
 //! | 5 | the registry could not be reached, failed or asked to slow down |
 //! | 6 | the image or archive is invalid (malformed, corrupt layer, digest mismatch) |
 //! | 7 | `--fail-on`: the scan worked and the image fails the severity or grade gate |
-//! | 8 | the signature policy refused the image (`cra scan --policy`) |
+//! | 8 | the signature policy refused the image (`--policy`) |
 //!
 //! `cra scan-registry` scans every image first, then ends with 8 if any image was refused, else
 //! 7 if any fails `--fail-on`, else 1 if any could not be scanned.

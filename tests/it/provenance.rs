@@ -3,4 +3,5 @@
 mod cli;
 mod fixture;
 mod gpg_matrix;
+mod scan_registry;
 mod sigstore_matrix;

@@ -106,15 +106,19 @@ impl RegistryArgs {
         })
     }
 
-    /// The registry client these arguments describe.
-    pub async fn connect(&self) -> anyhow::Result<Arc<dyn Registry>> {
-        let creds = self.credentials(&ProcessEnv)?;
-        let opts = ConnectOptions {
+    /// The TLS and transport options these arguments give.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
             ca_bundle: self.ca_bundle.clone(),
             insecure_http: self.insecure_http,
             ..ConnectOptions::default()
-        };
-        cra_registries::connect(&creds, &opts)
+        }
+    }
+
+    /// The registry client these arguments describe.
+    pub async fn connect(&self) -> anyhow::Result<Arc<dyn Registry>> {
+        let creds = self.credentials(&ProcessEnv)?;
+        cra_registries::connect(&creds, &self.connect_options())
             .await
             .context("cannot set up the registry client")
     }

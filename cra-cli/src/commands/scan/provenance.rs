@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use cra_core::policy::Verdict;
-use cra_core::{Reference, Registry};
+use cra_core::{Digest, Reference, Registry};
 use cra_registries::signatures::TrustConfig;
 use cra_registries::ConnectOptions;
 use cra_scan::signature::SignatureStatus;
@@ -47,14 +47,14 @@ pub struct PolicyRefused {
 pub struct LocalImage;
 
 /// What to do about signatures, from the flags.
-pub(super) struct Trust {
+pub(crate) struct Trust {
     config: TrustConfig,
     enforce: bool,
 }
 
 impl Trust {
     /// `None` when neither `--policy` nor `--verify` is given.
-    pub(super) fn from_args(
+    pub(crate) fn from_args(
         args: &ProvenanceArgs,
         connect: ConnectOptions,
     ) -> anyhow::Result<Option<Trust>> {
@@ -84,15 +84,7 @@ impl Trust {
         reference: &Reference,
         image: &str,
     ) -> anyhow::Result<SignatureStatus> {
-        let manifest = registry
-            .fetch_manifest(reference.repository(), &reference.manifest_reference())
-            .await
-            .with_context(|| format!("cannot fetch the manifest of {image}"))?;
-        let verdict = self
-            .config
-            .verify(registry, reference, &manifest.digest)
-            .await;
-        let status = SignatureStatus::of(&verdict, self.enforce);
+        let (_, verdict, status) = self.verify(registry, reference, image).await?;
         let summary = cra_core::text::escape_untrusted(&status.summary()).into_owned();
         if verdict.is_accepted() {
             tracing::info!(image = %image, "signature {summary}");
@@ -106,6 +98,33 @@ impl Trust {
             tracing::warn!(image = %image, "signature {summary}");
         }
         Ok(status)
+    }
+}
+
+impl Trust {
+    /// Verifies the image the reference names and reports its manifest digest and the decision,
+    /// enforcing nothing.
+    pub(crate) async fn verify(
+        &self,
+        registry: &dyn Registry,
+        reference: &Reference,
+        image: &str,
+    ) -> anyhow::Result<(Digest, Verdict, SignatureStatus)> {
+        let manifest = registry
+            .fetch_manifest(reference.repository(), &reference.manifest_reference())
+            .await
+            .with_context(|| format!("cannot fetch the manifest of {image}"))?;
+        let verdict = self
+            .config
+            .verify(registry, reference, &manifest.digest)
+            .await;
+        let status = SignatureStatus::of(&verdict, self.enforce);
+        Ok((manifest.digest, verdict, status))
+    }
+
+    /// Whether a rejected image is refused (`--policy` without `--verify`).
+    pub(crate) fn enforces(&self) -> bool {
+        self.enforce
     }
 }
 

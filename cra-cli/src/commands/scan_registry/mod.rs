@@ -20,10 +20,19 @@
 //! the run with status 7 when an image fails it.
 //! The state remembers whether an image was matched and against which database update, so an
 //! image scanned without `--vulns`, or matched against older data, is scanned again.
+//!
+//! `--verify` and `--policy FILE [--registries.d DIR]` verify each image's signatures before it
+//! is scanned, as `cra scan` does: the status goes into its reports and the summary
+//! ([`signature`]).
+//! With `--policy` alone, an image the policy rejects gets no report, is counted as refused,
+//! and the run goes on; it ends with status 8.
+//! Verification is redone on every run (signatures change without the manifest), and an
+//! unchanged image whose status changed is scanned again so its reports say so.
 
 pub mod names;
 pub mod outcome;
 pub mod select;
+pub mod signature;
 pub mod summary;
 pub mod vulns;
 
@@ -44,9 +53,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::db::DbDir;
 use super::list;
 use super::scan::output::{parse_format, OutputError};
+use super::scan::provenance::{ProvenanceArgs, Trust};
 use crate::cache::CacheArgs;
 use outcome::RunFailed;
 use select::Patterns;
+use signature::SignatureSummary;
 use summary::{Row, State, Status};
 use vulns::{Matcher, VulnSummary};
 
@@ -99,6 +110,10 @@ pub struct Args {
     /// The vulnerability database.
     #[command(flatten)]
     pub db: DbDir,
+    /// Signature verification against a containers policy; with --policy alone, an image the
+    /// policy rejects gets no report and the run ends with status 8.
+    #[command(flatten)]
+    pub provenance: ProvenanceArgs,
     /// Draw no progress bar (set by the global `--quiet`).
     #[arg(skip)]
     pub quiet: bool,
@@ -136,6 +151,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let database = matcher.as_ref().map(|m| m.stamp().to_owned());
     let repo_globs = Patterns::new(&args.repositories).context("invalid --repository glob")?;
     let tag_globs = Patterns::new(&args.tags).context("invalid --tag glob")?;
+    let trust = Trust::from_args(&args.provenance, args.registry.connect_options())?.map(Arc::new);
     let registry = args.registry.connect().await?;
     let scanner = Arc::new(Scanner::new(ScanOptions {
         platform: args.platform.clone(),
@@ -174,6 +190,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 shared_dir.clone(),
                 formats.clone(),
                 matcher.clone(),
+                trust.clone(),
             )
         })
         .buffer_unordered(args.concurrency.max(1));
@@ -181,7 +198,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if let Some(bar) = &bar {
             bar.inc(1);
         }
-        if row.status != Status::Failed {
+        if matches!(row.status, Status::Scanned | Status::Unchanged) {
             state.done.insert(row.image.clone(), row.clone());
             state
                 .save(&dir)
@@ -223,9 +240,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     summary::table(&rows, &mut out)?;
     out.flush()?;
     let failed = rows.iter().filter(|r| r.status == Status::Failed).count();
+    let refused = rows.iter().filter(|r| r.status == Status::Refused).count();
     let verdict = RunFailed {
         total: rows.len(),
-        refused: 0,
+        refused,
         gate: args.fail_on.map(|gate| (gate, gated)),
         failed,
     };
@@ -279,12 +297,29 @@ async fn scan_one(
     dir: Arc<PathBuf>,
     formats: Arc<Vec<Format>>,
     matcher: Option<Arc<Matcher>>,
+    trust: Option<Arc<Trust>>,
 ) -> Row {
     let name = target.name();
     let reference: Reference = match format!("{}/{name}", registry.host()).parse() {
         Ok(r) => r,
         Err(e) => return Row::failed(name, None, format!("invalid image reference: {e}")),
     };
+    let mut signature = None;
+    if let Some(trust) = &trust {
+        match trust.verify(registry.as_ref(), &reference, &name).await {
+            Ok((digest, verdict, status)) => {
+                let summary = SignatureSummary::of(&verdict, trust.enforces());
+                if summary.refuses() {
+                    return Row::refused(name, digest, summary);
+                }
+                signature = Some((summary, status));
+            }
+            Err(e) => return Row::failed(name, None, chain(&e)),
+        }
+    }
+    // Reports that state another signature status are written again.
+    let signed = signature.as_ref().map(|(s, _)| s);
+    let known = known.filter(|row| row.signature.as_ref() == signed);
     let source = ImageSource::Registry {
         registry,
         reference,
@@ -298,7 +333,9 @@ async fn scan_one(
             },
             None => Row::failed(name, None, "no previous result".into()),
         },
-        Ok(Rescan::Scanned(report)) => {
+        Ok(Rescan::Scanned(mut report)) => {
+            let (signature, status) = signature.unzip();
+            report.signature = status;
             let stem = names::stem(&target.repository, &target.tag);
             let digest = report.image.manifest_digest.clone();
             let written = tokio::task::spawn_blocking(move || {
@@ -315,7 +352,10 @@ async fn scan_one(
             })
             .await;
             match written {
-                Ok(Ok((report, files, vulns))) => Row::scanned(name, &report, files, vulns),
+                Ok(Ok((report, files, vulns))) => Row {
+                    signature,
+                    ..Row::scanned(name, &report, files, vulns)
+                },
                 Ok(Err(e)) => Row::failed(name, Some(digest), chain(&e)),
                 Err(e) => Row::failed(name, Some(digest), e.to_string()),
             }

@@ -9,6 +9,7 @@ use cra_core::Digest;
 use cra_scan::ScanReport;
 use serde::{Deserialize, Serialize};
 
+use super::signature::SignatureSummary;
 use super::vulns::VulnSummary;
 
 /// The state file's name in the output directory.
@@ -26,6 +27,8 @@ pub enum Status {
     Unchanged,
     /// It could not be scanned.
     Failed,
+    /// The signature policy rejects it (`--policy`): it was not scanned.
+    Refused,
 }
 
 /// One image of the summary.
@@ -55,6 +58,9 @@ pub struct Row {
     /// What vulnerability matching found (`--vulns`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulns: Option<VulnSummary>,
+    /// What signature verification concluded (`--verify`, `--policy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureSummary>,
 }
 
 impl Row {
@@ -83,6 +89,7 @@ impl Row {
             error: None,
             reports,
             vulns,
+            signature: None,
         }
     }
 
@@ -98,6 +105,18 @@ impl Row {
             error: Some(error),
             reports: Vec::new(),
             vulns: None,
+            signature: None,
+        }
+    }
+
+    /// The row of an image the signature policy refuses.
+    pub fn refused(image: String, digest: Digest, signature: SignatureSummary) -> Self {
+        Self {
+            status: Status::Refused,
+            error: None,
+            digest: Some(digest),
+            signature: Some(signature),
+            ..Self::failed(image, None, String::new())
         }
     }
 }
@@ -127,7 +146,7 @@ impl State {
     /// were matched against the database updated at `database` (`None`: without `--vulns`).
     pub fn known(&self, dir: &Path, image: &str, database: Option<&str>) -> Option<&Row> {
         self.done.get(image).filter(|row| {
-            row.status != Status::Failed
+            matches!(row.status, Status::Scanned | Status::Unchanged)
                 && !row.reports.is_empty()
                 && row.reports.iter().all(|r| dir.join(r).is_file())
                 && row.vulns.as_ref().map(|v| v.database.as_str()) == database
@@ -153,9 +172,13 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> 
 /// The table of `rows`, registry text escaped.
 pub fn table(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
     let vulns = rows.iter().any(|r| r.vulns.is_some());
+    let signatures = rows.iter().any(|r| r.signature.is_some());
     write!(out, "IMAGE\tSTATUS\tOS\tPACKAGES")?;
     if vulns {
         write!(out, "\tVULNS\tUNMATCHED\tGRADE")?;
+    }
+    if signatures {
+        write!(out, "\tSIGNATURE")?;
     }
     writeln!(out, "\tDIGEST")?;
     for r in rows {
@@ -163,6 +186,7 @@ pub fn table(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
             Status::Scanned => "scanned",
             Status::Unchanged => "unchanged",
             Status::Failed => "failed",
+            Status::Refused => "refused",
         };
         let digest = r
             .digest
@@ -194,9 +218,17 @@ pub fn table(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
             (None, true) => write!(out, "\t-\t-\t-")?,
             (None, false) => {}
         }
+        match (&r.signature, signatures) {
+            (Some(s), _) => write!(out, "\t{}", s.cell())?,
+            (None, true) => write!(out, "\t-")?,
+            (None, false) => {}
+        }
         writeln!(out, "\t{digest}")?;
         if let Some(e) = &r.error {
             writeln!(out, "  error: {}", escape_untrusted(e))?;
+        }
+        if let Some(reason) = r.signature.as_ref().and_then(|s| s.reason.as_ref()) {
+            writeln!(out, "  signature: {}", escape_untrusted(reason))?;
         }
         if let Some(gate) = r.vulns.as_ref().and_then(|v| v.gate.as_ref()) {
             writeln!(out, "  {}", escape_untrusted(gate))?;
@@ -223,6 +255,7 @@ mod tests {
             error: None,
             reports: vec!["team_app_1-0.json".into()],
             vulns: None,
+            signature: None,
         };
         state.done.insert(row.image.clone(), row.clone());
         let failed = Row::failed("x:1".into(), None, "no".into());
