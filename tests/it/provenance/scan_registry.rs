@@ -2,6 +2,9 @@
 //! image in the summary and its reports, refused images counted and left without a report, and
 //! exit status 8 once every image was tried.
 
+// Helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use clap::Parser;

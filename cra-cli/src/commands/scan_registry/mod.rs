@@ -119,6 +119,12 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// What is checked besides the packages: vulnerabilities and signatures.
+struct Checks {
+    matcher: Option<Matcher>,
+    trust: Option<Trust>,
+}
+
 /// One image to scan.
 struct Target {
     repository: String,
@@ -144,14 +150,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return Err(OutputError::NeedsVulns(Format::Sarif.to_string()).into());
     }
     let matcher = if args.vulns {
-        Some(Arc::new(Matcher::open(&args.db)?))
+        Some(Matcher::open(&args.db)?)
     } else {
         None
     };
     let database = matcher.as_ref().map(|m| m.stamp().to_owned());
     let repo_globs = Patterns::new(&args.repositories).context("invalid --repository glob")?;
     let tag_globs = Patterns::new(&args.tags).context("invalid --tag glob")?;
-    let trust = Trust::from_args(&args.provenance, args.registry.connect_options())?.map(Arc::new);
+    let checks = Arc::new(Checks {
+        matcher,
+        trust: Trust::from_args(&args.provenance, args.registry.connect_options())?,
+    });
     let registry = args.registry.connect().await?;
     let scanner = Arc::new(Scanner::new(ScanOptions {
         platform: args.platform.clone(),
@@ -189,8 +198,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 known,
                 shared_dir.clone(),
                 formats.clone(),
-                matcher.clone(),
-                trust.clone(),
+                checks.clone(),
             )
         })
         .buffer_unordered(args.concurrency.max(1));
@@ -296,8 +304,7 @@ async fn scan_one(
     known: Option<Row>,
     dir: Arc<PathBuf>,
     formats: Arc<Vec<Format>>,
-    matcher: Option<Arc<Matcher>>,
-    trust: Option<Arc<Trust>>,
+    checks: Arc<Checks>,
 ) -> Row {
     let name = target.name();
     let reference: Reference = match format!("{}/{name}", registry.host()).parse() {
@@ -305,7 +312,7 @@ async fn scan_one(
         Err(e) => return Row::failed(name, None, format!("invalid image reference: {e}")),
     };
     let mut signature = None;
-    if let Some(trust) = &trust {
+    if let Some(trust) = &checks.trust {
         match trust.verify(registry.as_ref(), &reference, &name).await {
             Ok((digest, verdict, status)) => {
                 let summary = SignatureSummary::of(&verdict, trust.enforces());
@@ -339,14 +346,15 @@ async fn scan_one(
             let stem = names::stem(&target.repository, &target.tag);
             let digest = report.image.manifest_digest.clone();
             let written = tokio::task::spawn_blocking(move || {
-                let vulns = match &matcher {
+                let matcher = checks.matcher.as_ref();
+                let vulns = match matcher {
                     Some(m) => Some(m.match_report(&report)?),
                     None => None,
                 };
                 let files = write_reports(&dir, &stem, &report, vulns.as_ref(), &formats)?;
                 let summary = vulns
                     .as_ref()
-                    .zip(matcher.as_ref())
+                    .zip(matcher)
                     .map(|(v, m)| VulnSummary::of(v, m.stamp()));
                 anyhow::Ok((report, files, summary))
             })
