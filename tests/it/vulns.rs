@@ -19,6 +19,7 @@ use cra_tests::osv;
 mod agent;
 mod cli;
 mod ordering;
+mod sarif_schema;
 mod scan_registry;
 mod update;
 

@@ -16,14 +16,14 @@ async fn cra(args: &[&str]) -> anyhow::Result<()> {
     cra_cli::run(cra_cli::Cli::parse_from(argv)).await
 }
 
-struct Setup {
+pub(super) struct Setup {
     _dirs: [tempfile::TempDir; 3],
     image: String,
     db: String,
     out: std::path::PathBuf,
 }
 
-fn setup() -> Setup {
+pub(super) fn setup() -> Setup {
     let layout = tempfile::tempdir().unwrap();
     write_oci_layout(layout.path(), &[(&bookworm_image(), None)], false);
     let db = tempfile::tempdir().unwrap();
@@ -37,7 +37,7 @@ fn setup() -> Setup {
     }
 }
 
-async fn scan(s: &Setup, format: &str, extra: &[&str]) -> anyhow::Result<String> {
+pub(super) async fn scan(s: &Setup, format: &str, extra: &[&str]) -> anyhow::Result<String> {
     let out = s.out.to_str().unwrap();
     let mut args = vec![
         "scan", &s.image, "--vulns", "--db-dir", &s.db, "--format", format, "-o", out,
