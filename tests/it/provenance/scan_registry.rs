@@ -80,8 +80,25 @@ async fn scan_registry_reports_each_signature_and_refuses_under_the_policy() {
     .unwrap();
     let policy = policy.to_str().unwrap();
 
-    // Enforced: the two images the policy rejects get no report, and the run ends with 8.
-    let out = dir.path().join("enforced");
+    // Report only: every image is scanned, the rejected one with its status in the report.
+    let out = dir.path().join("out");
+    scan_registry(&f, &out, &["--verify", "--policy", policy])
+        .await
+        .unwrap();
+    let summary = rows(&out);
+    assert!(
+        summary.iter().all(|r| r["status"] == "scanned"),
+        "{summary:?}"
+    );
+    assert_eq!(summary[0]["signature"]["status"], "rejected");
+    let fact = signature_fact(&out, &summary[0]);
+    assert_eq!(fact["status"], "rejected");
+    assert_eq!(fact["enforced"], false);
+    // Three reports, the summary and the state.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
+
+    // Enforced on the same directory: the two images the policy rejects get no report (those of
+    // the run before are deleted), and the run ends with 8.
     let err = scan_registry(&f, &out, &["--policy", policy])
         .await
         .unwrap_err();
@@ -101,6 +118,10 @@ async fn scan_registry_reports_each_signature_and_refuses_under_the_policy() {
         .contains(&trusted));
     let fact = signature_fact(&out, good);
     assert_eq!(fact["status"], "accepted");
+    assert_eq!(
+        fact["enforced"], true,
+        "the report of the run before was replaced"
+    );
     assert_eq!(fact["signers"][0]["key"], trusted.as_str());
     assert_eq!(bad["status"], "refused");
     assert_eq!(bad["signature"]["status"], "rejected");
@@ -119,19 +140,4 @@ async fn scan_registry_reports_each_signature_and_refuses_under_the_policy() {
     let files = std::fs::read_dir(&out).unwrap().count();
     // good's report, the summary and the state.
     assert_eq!(files, 3);
-
-    // Report only: every image is scanned, the rejected one with its status in the report.
-    let out = dir.path().join("verified");
-    scan_registry(&f, &out, &["--verify", "--policy", policy])
-        .await
-        .unwrap();
-    let summary = rows(&out);
-    assert!(
-        summary.iter().all(|r| r["status"] == "scanned"),
-        "{summary:?}"
-    );
-    assert_eq!(summary[0]["signature"]["status"], "rejected");
-    let fact = signature_fact(&out, &summary[0]);
-    assert_eq!(fact["status"], "rejected");
-    assert_eq!(fact["enforced"], false);
 }

@@ -206,8 +206,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if let Some(bar) = &bar {
             bar.inc(1);
         }
-        if matches!(row.status, Status::Scanned | Status::Unchanged) {
-            state.done.insert(row.image.clone(), row.clone());
+        let changed = match row.status {
+            Status::Scanned | Status::Unchanged => {
+                state.done.insert(row.image.clone(), row.clone());
+                true
+            }
+            // A refused image has no report, also none a previous run wrote.
+            Status::Refused => state.forget(&dir, &row.image),
+            Status::Failed => false,
+        };
+        if changed {
             state
                 .save(&dir)
                 .with_context(|| format!("cannot write the state in {}", dir.display()))?;

@@ -153,6 +153,21 @@ impl State {
         })
     }
 
+    /// Drops `image` and deletes the reports a previous run wrote for it; whether it was known.
+    pub fn forget(&mut self, dir: &Path, image: &str) -> bool {
+        let Some(row) = self.done.remove(image) else {
+            return false;
+        };
+        for report in &row.reports {
+            if let Err(e) = std::fs::remove_file(dir.join(report)) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(error = %e, report = %escape_untrusted(report), "cannot delete an old report");
+                }
+            }
+        }
+        true
+    }
+
     /// Writes the state to `dir`, atomically.
     pub fn save(&self, dir: &Path) -> io::Result<()> {
         write_atomically(dir, STATE_FILE, &serde_json::to_vec_pretty(self)?)
