@@ -8,6 +8,8 @@
 //!
 //! Memory per layer in flight is the channel's few chunks, the decoder's window, the tar read
 //! buffer and the wanted files; results are small and kept in layer order.
+//! Scans sharing a [`Scanner`] share its walk slots ([`Scanner::max_walks`]), so the layers in
+//! flight are bounded per process rather than per scan.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use cra_core::digest::Algorithm;
 use cra_core::{Digest, Platform};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::analyzers::{self, Analyzer, AnalyzerId};
 use crate::cache::{AnalyzerSet, LayerCache};
@@ -100,10 +103,32 @@ pub enum Rescan {
     Scanned(Box<ScanReport>),
 }
 
-/// Scans images.
-#[derive(Debug, Clone, Default)]
+/// Scans images; clones share their limit on layers walked at once.
+#[derive(Debug, Clone)]
 pub struct Scanner {
     options: ScanOptions,
+    /// Layer walks in flight across every scan of this scanner (see [`walk_slots`]).
+    walks: Arc<Semaphore>,
+    max_walks: usize,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self::new(ScanOptions::default())
+    }
+}
+
+/// How many layers the scans of one scanner walk at once: a scan's own
+/// [`ScanOptions::layer_concurrency`], or twice the cores when that is more.
+///
+/// Scans running at once (`cra scan-registry --concurrency`, the agent's jobs) share these slots,
+/// so the buffers of layers in flight, and the threads that hold them, stop growing with the
+/// number of scans once the cores are busy: a walk inflates, hashes and parses, and more walks
+/// than cores only wait for each other.
+/// A layer takes its slot before its blob is requested, so no download stalls while it waits.
+fn walk_slots(options: &ScanOptions) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    options.layer_concurrency.max(1).max(2 * cores)
 }
 
 struct LayerJob {
@@ -119,12 +144,25 @@ struct Shared {
     progress: Option<Arc<dyn Progress>>,
     /// The cache and the key part of the analyzers in use.
     cache: Option<(LayerCache, AnalyzerSet)>,
+    /// The scanner's walk slots.
+    walks: Arc<Semaphore>,
 }
 
 impl Scanner {
     /// A scanner with `options`.
     pub fn new(options: ScanOptions) -> Self {
-        Self { options }
+        let max_walks = walk_slots(&options);
+        Self {
+            options,
+            walks: Arc::new(Semaphore::new(max_walks)),
+            max_walks,
+        }
+    }
+
+    /// How many layers this scanner's scans, together, walk at most at once: the scan's
+    /// [`ScanOptions::layer_concurrency`], or twice the cores when that is more.
+    pub fn max_walks(&self) -> usize {
+        self.max_walks
     }
 
     /// The options.
@@ -201,6 +239,7 @@ impl Scanner {
             compressed: Budget::new(self.options.max_image_size),
             unpacked: Budget::new(self.options.max_unpacked_size),
             progress,
+            walks: self.walks.clone(),
         });
         let jobs: Vec<LayerJob> = image
             .layers
@@ -290,6 +329,8 @@ async fn scan_layer(shared: Arc<Shared>, job: LayerJob) -> Result<LayerFindings,
             return Ok(findings);
         }
     }
+    // Never closed, so the slot is always granted; it is held until the walk ends.
+    let _slot = shared.walks.clone().acquire_owned().await.ok();
     let (reader, verify, failure): (Box<dyn std::io::Read + Send>, _, _) = match source {
         LayerSource::File {
             path,

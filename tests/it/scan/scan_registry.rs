@@ -269,3 +269,89 @@ async fn images_scanned_at_once_walk_a_shared_layer_once() {
         assert_eq!(with, without, "{name}: cached and uncached reports");
     }
 }
+
+/// Counts the layers being walked at once over several scans: a layer walks from its first
+/// bytes to its end, and lingers on its first bytes so that walks overlap when they can.
+#[derive(Default)]
+struct Overlap {
+    walking: std::sync::Mutex<std::collections::HashSet<(usize, usize)>>,
+    most: AtomicUsize,
+}
+
+struct Watch {
+    scan: usize,
+    overlap: Arc<Overlap>,
+}
+
+impl Progress for Watch {
+    fn layer_started(&self, _: usize, _: &Digest, _: u64) {}
+
+    fn bytes(&self, index: usize, _: u64) {
+        let now = {
+            let mut walking = self.overlap.walking.lock().unwrap();
+            if !walking.insert((self.scan, index)) {
+                return;
+            }
+            walking.len()
+        };
+        self.overlap.most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+
+    fn layer_done(&self, index: usize) {
+        let mut walking = self.overlap.walking.lock().unwrap();
+        walking.remove(&(self.scan, index));
+    }
+}
+
+#[tokio::test]
+async fn scans_sharing_a_scanner_share_its_walk_slots() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_image = 2 * cores;
+    let scanner = Arc::new(Scanner::new(ScanOptions {
+        layer_concurrency: per_image,
+        ..ScanOptions::default()
+    }));
+    assert_eq!(scanner.max_walks(), per_image);
+    let images: Vec<Image> = (0..3)
+        .map(|n| {
+            let layers = (0..per_image)
+                .map(|i| {
+                    Layer::new(
+                        &[Entry::file(&format!("srv/{n}/{i}"), "x")],
+                        Compression::Gzip,
+                    )
+                })
+                .collect();
+            Image::new("amd64", layers)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["a", "b", "c"];
+    let refs: Vec<(&Image, Option<&str>)> = images
+        .iter()
+        .zip(names)
+        .map(|(i, n)| (i, Some(n)))
+        .collect();
+    write_oci_layout(dir.path(), &refs, false);
+
+    let overlap = Arc::new(Overlap::default());
+    let scans = names.iter().enumerate().map(|(scan, name)| {
+        let (scanner, overlap) = (scanner.clone(), overlap.clone());
+        let source: ImageSource = format!("oci:{}:{name}", dir.path().display())
+            .parse()
+            .unwrap();
+        async move {
+            let watch: Arc<dyn Progress> = Arc::new(Watch { scan, overlap });
+            scanner.scan(&source, Some(watch)).await.unwrap()
+        }
+    });
+    let reports = futures_util::future::join_all(scans).await;
+    assert_eq!(reports.len(), 3);
+    let most = overlap.most.load(Ordering::SeqCst);
+    assert!(most > 1, "the walks overlapped ({most})");
+    assert!(
+        most <= per_image,
+        "{most} layers walked at once by three scans, over the scanner's {per_image} slots"
+    );
+}
