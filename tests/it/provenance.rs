@@ -1,5 +1,6 @@
 //! Signature verification against the containers policy, with skopeo as the oracle: images on
 //! the real registry are signed by skopeo and gpg, and cra's accept/reject must equal skopeo's.
+mod agent;
 mod cli;
 mod fixture;
 mod gpg_matrix;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use cra_core::{ErrorKind, Platform, Reference, Registry, RegistryError};
+use cra_registries::signatures::TrustConfig;
+use cra_scan::signature::SignatureStatus;
 use serde::Serialize;
 
 use crate::agent::error::{status_of, ApiError};
@@ -79,6 +81,8 @@ pub enum FailureKind {
     VulnDb,
     /// The agent died during the scan as often as a scan may start.
     Interrupted,
+    /// The agent's signature policy rejects the image.
+    SignatureRejected,
     /// Anything else.
     Internal,
 }
@@ -116,6 +120,7 @@ impl EngineError {
             FailureKind::TimedOut => (StatusCode::GATEWAY_TIMEOUT, "scan_timeout"),
             FailureKind::VulnDb => (StatusCode::NOT_IMPLEMENTED, "vulns_unavailable"),
             FailureKind::Interrupted => (StatusCode::INTERNAL_SERVER_ERROR, "scan_interrupted"),
+            FailureKind::SignatureRejected => (StatusCode::FORBIDDEN, "signature_rejected"),
             FailureKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "scan_failed"),
         }
     }
@@ -162,11 +167,13 @@ pub trait Engine: Send + Sync + fmt::Debug {
 }
 
 /// The real engine: `cra_scan::Scanner` with the agent's size limit, results rendered with
-/// `cra_scan::sbom::snyk_scan_results`.
+/// `cra_scan::sbom::snyk_scan_results`; with a signature policy, each image is verified first
+/// and an accepted one's results carry the `imageSignature` fact.
 #[derive(Debug, Clone)]
 pub struct ScanEngine {
     max_image_size: u64,
     cache: Option<cra_scan::LayerCache>,
+    trust: Option<TrustConfig>,
 }
 
 impl ScanEngine {
@@ -175,6 +182,7 @@ impl ScanEngine {
         ScanEngine {
             max_image_size: settings.max_image_size,
             cache: settings.cache.clone(),
+            trust: settings.trust.clone(),
         }
     }
 
@@ -186,6 +194,32 @@ impl ScanEngine {
             cache: self.cache.clone(),
             ..cra_scan::ScanOptions::default()
         })
+    }
+}
+
+/// Decides on the image `reference` names with the agent's signature policy, before anything
+/// is pulled; a rejection fails the scan with the policy's reason.
+async fn verify(
+    trust: &TrustConfig,
+    registry: &dyn Registry,
+    reference: &Reference,
+) -> Result<SignatureStatus, EngineError> {
+    let manifest = registry
+        .fetch_manifest(reference.repository(), &reference.manifest_reference())
+        .await?;
+    let verdict = trust.verify(registry, reference, &manifest.digest).await;
+    let status = SignatureStatus::of(&verdict, true);
+    // The reason quotes the signed identity, which the image's signatures supply.
+    let summary = cra_core::text::escape_untrusted(&status.summary()).into_owned();
+    if verdict.is_accepted() {
+        tracing::info!(image = %reference, "signature {summary}");
+        Ok(status)
+    } else {
+        tracing::warn!(image = %reference, "signature {summary}");
+        Err(EngineError::new(
+            FailureKind::SignatureRejected,
+            format!("the signature policy refuses the image: {summary}"),
+        ))
     }
 }
 
@@ -287,11 +321,16 @@ impl Engine for ScanEngine {
         platform: Option<Platform>,
         vuln_db: Option<PathBuf>,
     ) -> Result<ScanOutput, EngineError> {
+        let signature = match &self.trust {
+            Some(trust) => Some(verify(trust, registry.as_ref(), &reference).await?),
+            None => None,
+        };
         let source = cra_scan::ImageSource::Registry {
             registry,
             reference,
         };
-        let report = self.scanner(platform).scan(&source, None).await?;
+        let mut report = self.scanner(platform).scan(&source, None).await?;
+        report.signature = signature;
         let scan_results = cra_scan::sbom::snyk_scan_results(&report);
         let digest = Some(report.image.manifest_digest.to_string());
         let vulns = match vuln_db {

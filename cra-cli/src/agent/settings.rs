@@ -50,6 +50,10 @@ pub struct Settings {
     /// are not pulled, so a rescan of an unchanged image costs its manifest requests; `None`
     /// walks every layer.
     pub cache: Option<cra_scan::LayerCache>,
+    /// The signature policy every scanned image must satisfy (`CRA_POLICY`, with
+    /// `CRA_REGISTRIES_D`); an image it rejects is reported as failed and its packages are not
+    /// sent. `None`: no verification.
+    pub trust: Option<cra_registries::signatures::TrustConfig>,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -81,6 +85,7 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(25),
             vuln_db: None,
             cache: None,
+            trust: None,
         }
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use cra_registries::signatures::{default_location, TrustConfig};
+use cra_registries::ConnectOptions;
 use tracing::info;
 
 use crate::agent::settings::DEFAULT_MAX_IMAGE_SIZE;
@@ -75,6 +77,15 @@ pub struct Args {
     /// The analysis cache all scans share (default: `cache` in the state directory).
     #[command(flatten)]
     pub cache: crate::cache::CacheArgs,
+    /// A containers-policy.json every scanned image must satisfy: an image it rejects is
+    /// reported as failed (`signature_rejected`) and its packages are not sent.
+    #[arg(long, env = "CRA_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The containers-registries.d directory for the policy (lookaside stores,
+    /// use-sigstore-attachments); default: `~/.config/containers/registries.d`, else
+    /// `/etc/containers/registries.d`.
+    #[arg(long = "registries.d", env = "CRA_REGISTRIES_D", value_name = "DIR")]
+    pub registries_d: Option<PathBuf>,
 }
 
 impl Args {
@@ -107,9 +118,34 @@ impl Args {
             outbox_max_age: Duration::from_secs(self.callback_max_age_hours.max(1) * 3600),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             vuln_db: self.db.resolve().ok(),
+            trust: self.trust()?,
             ..defaults
         };
         Ok(settings.validate()?)
+    }
+}
+
+impl Args {
+    /// The signature policy, loaded now so that a malformed one stops the agent before it serves.
+    fn trust(&self) -> anyhow::Result<Option<TrustConfig>> {
+        let nonempty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        let Some(policy) = nonempty(&self.policy) else {
+            return Ok(None);
+        };
+        let registries_d =
+            nonempty(&self.registries_d).or_else(|| default_location("registries.d"));
+        let connect = ConnectOptions {
+            ca_bundle: nonempty(&self.ca_cert),
+            ..ConnectOptions::default()
+        };
+        let config =
+            TrustConfig::load(&policy, registries_d.as_deref(), connect).with_context(|| {
+                format!(
+                    "cannot load the signature policy CRA_POLICY={}",
+                    policy.display()
+                )
+            })?;
+        Ok(Some(config))
     }
 }
 

@@ -124,6 +124,17 @@ pub(crate) fn registries_d(dir: &Path) -> Result<RegistriesD, TrustConfigError> 
     })
 }
 
+/// Where containers tools look for `name` (`policy.json`, `registries.d`) when none is given:
+/// `$HOME/.config/containers/<name>` if it exists, else `/etc/containers/<name>` if it does
+/// (containers-policy.json(5), containers-registries.d(5)).
+pub fn default_location(name: &str) -> Option<PathBuf> {
+    let user =
+        std::env::var_os("HOME").map(|home| Path::new(&home).join(".config/containers").join(name));
+    user.into_iter()
+        .chain([Path::new("/etc/containers").join(name)])
+        .find(|p| p.exists())
+}
+
 /// The raw bytes of each key source (one element per file, or the inline data).
 pub(crate) fn key_material(source: &KeySource) -> Result<Vec<Vec<u8>>, TrustConfigError> {
     match source {

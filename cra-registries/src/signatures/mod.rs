@@ -29,7 +29,7 @@ use cra_core::{Digest, Reference, Registry};
 use crate::config::ConnectOptions;
 
 pub use gpg::KeyringError;
-pub use load::TrustConfigError;
+pub use load::{default_location, TrustConfigError};
 pub use lookaside::{LookasideError, MAX_SIGNATURES, MAX_SIGNATURE_SIZE};
 pub use sigstore::KeyError;
 

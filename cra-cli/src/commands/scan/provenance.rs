@@ -7,12 +7,12 @@
 //! (`$HOME/.config/containers/policy.json`, else `/etc/containers/policy.json`), and likewise
 //! the `registries.d` directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use cra_core::policy::Verdict;
 use cra_core::{Digest, Reference, Registry};
-use cra_registries::signatures::TrustConfig;
+use cra_registries::signatures::{default_location, TrustConfig};
 use cra_registries::ConnectOptions;
 use cra_scan::signature::SignatureStatus;
 
@@ -126,13 +126,4 @@ impl Trust {
     pub(crate) fn enforces(&self) -> bool {
         self.enforce
     }
-}
-
-/// `$HOME/.config/containers/<name>` if it exists, else `/etc/containers/<name>` if it does.
-fn default_location(name: &str) -> Option<PathBuf> {
-    let user =
-        std::env::var_os("HOME").map(|home| Path::new(&home).join(".config/containers").join(name));
-    user.into_iter()
-        .chain([Path::new("/etc/containers").join(name)])
-        .find(|p| p.exists())
 }
