@@ -1,5 +1,6 @@
 //! `cra scan --policy/--verify` as a process: exit status 8 with the reason for a refused image,
-//! the verified signer in the outputs of an accepted one, and report-only verification.
+//! the verified signer in the outputs of an accepted one, report-only verification, and the
+//! user's registries.d found as containers tools find it.
 
 use super::fixture::Fixture;
 use crate::cli::{cra, run};
@@ -118,4 +119,64 @@ async fn scan_enforces_the_policy_and_reports_the_signer() {
         "{}",
         malformed.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_policy_without_registries_d_reads_the_users_directory() {
+    let Some(f) = Fixture::start().await else {
+        return;
+    };
+    let trusted = f.trusted.clone();
+    let good = f
+        .signed_copy("cli-home", "team/cli:home", &["--sign-by", &trusted])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), &f.host(), &f.key("trusted.gpg"));
+    let policy = policy.to_str().unwrap().to_owned();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let scan = || {
+        let mut command = cra(
+            dir.path(),
+            &[
+                "scan",
+                "--no-cache",
+                "--policy",
+                &policy,
+                "-f",
+                "json",
+                &good,
+            ],
+        );
+        command.env("HOME", &home);
+        run(command, None)
+    };
+
+    // No registries.d of the user's: no lookaside, so no signature is found.
+    let refused = scan();
+    assert_eq!(refused.code, Some(8), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("signature is required"),
+        "{}",
+        refused.stderr
+    );
+
+    // The user's registries.d names the lookaside, as containers tools read it.
+    let user_dir = home.join(".config/containers/registries.d");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    for entry in std::fs::read_dir(f.file_store.path()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), user_dir.join(entry.file_name())).unwrap();
+    }
+    let accepted = scan();
+    assert_eq!(accepted.code, Some(0), "{}", accepted.stderr);
+    let results: serde_json::Value = serde_json::from_str(&accepted.stdout).unwrap();
+    let signed_by_trusted = results["scanResults"][0]["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| {
+            f["type"] == "imageSignature" && f["data"]["signers"][0]["key"] == trusted.as_str()
+        });
+    assert!(signed_by_trusted, "{}", accepted.stdout);
 }
