@@ -3,6 +3,7 @@
 //! Signatures of a manifest are `signature-1`, `signature-2`, … below
 //! `<lookaside>/<repository>@<algorithm>=<hex>/`; reading stops at the first one that does not
 //! exist (a missing file or an HTTP 404), after at most [`MAX_SIGNATURES`].
+//! Errors name a store by its URL without user info or query, which may hold credentials.
 
 use std::path::PathBuf;
 
@@ -14,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use crate::config::{ConnectOptions, RegistryBase};
-use crate::distribution::request::{Auth, Request};
+use crate::distribution::request::{redact, Auth, Request};
 use crate::distribution::transport::Transport;
 
 /// The most signatures read for one manifest (as containers/image).
@@ -81,12 +82,12 @@ pub(crate) async fn fetch_all(
             let transport = RegistryBase::parse(&origin, false)
                 .and_then(|b| Transport::new(&b, opts))
                 .map_err(|source| LookasideError::Http {
-                    url: base.to_owned(),
+                    url: redact(&parsed),
                     source,
                 })?;
             Store::Http(transport)
         }
-        _ => return Err(LookasideError::Scheme(base.to_owned())),
+        _ => return Err(LookasideError::Scheme(redact(&parsed))),
     };
     let mut out = Vec::new();
     for index in 1..=MAX_SIGNATURES + 1 {
@@ -123,7 +124,7 @@ async fn read_file(url: &str) -> Result<Option<Fetched>, LookasideError> {
     })?;
     let path = parsed
         .to_file_path()
-        .map_err(|()| LookasideError::Scheme(url.to_owned()))?;
+        .map_err(|()| LookasideError::Scheme(redact(&parsed)))?;
     let io = |source| LookasideError::Io {
         path: path.clone(),
         source,
@@ -147,14 +148,15 @@ async fn read_file(url: &str) -> Result<Option<Fetched>, LookasideError> {
 }
 
 async fn read_http(transport: &Transport, url: &str) -> Result<Option<Fetched>, LookasideError> {
-    let http = |source| LookasideError::Http {
-        url: url.to_owned(),
-        source,
-    };
     let parsed = Url::parse(url).map_err(|source| LookasideError::Url {
         url: url.to_owned(),
         source,
     })?;
+    let shown = redact(&parsed);
+    let http = |source| LookasideError::Http {
+        url: shown.clone(),
+        source,
+    };
     let what = "lookaside signature";
     let response = transport
         .execute(&Request::get(parsed, Auth::None), None, what)
@@ -172,5 +174,31 @@ async fn read_http(transport: &Transport, url: &str) -> Result<Option<Fetched>, 
             }
         }
         _ => Err(http(response.into_error(what.to_owned(), false).await)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_do_not_show_the_credentials_of_a_store() {
+        let image = DockerIdentity::of(&"registry.test/team/app:v1".parse().unwrap());
+        let digest = Digest::sha256_of(b"manifest");
+        let err = fetch_all(
+            "ftp://robot:s3cret@store.test/sigs?token=t0ken",
+            &image,
+            &digest,
+            &ConnectOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        let shown = err.to_string();
+        assert!(matches!(err, LookasideError::Scheme(_)), "{shown}");
+        assert!(shown.contains("store.test/sigs"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("t0ken"),
+            "{shown}"
+        );
     }
 }
