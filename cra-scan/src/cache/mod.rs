@@ -24,7 +24,7 @@
 //!
 //! **One walk per layer.** Scans of one process that miss the same layer at once walk it once:
 //! each holds a [`Claim`] on the key from its lookup until the entry is written, so the others
-//! wait and then find the entry (see [`inflight`]).
+//! wait and then find the entry (`inflight.rs`).
 //! Processes sharing a directory do not coordinate their walks: two of them that miss a layer
 //! at the same moment both walk it and write the same entry, and the rename keeps either.
 //!
