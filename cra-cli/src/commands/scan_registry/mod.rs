@@ -175,6 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &repo_globs,
         &tag_globs,
         args.newest,
+        args.concurrency,
         &mut rows,
     )
     .await?;
@@ -270,28 +271,41 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The images the filters select; a repository whose tags cannot be listed becomes a failed row.
+/// The tags of `concurrency` repositories are listed at once: a warm rescan is mostly requests.
 async fn targets(
     registry: &dyn Registry,
     repo_globs: &Patterns,
     tag_globs: &Patterns,
     newest: Option<usize>,
+    concurrency: usize,
     failed: &mut Vec<Row>,
 ) -> anyhow::Result<Vec<Target>> {
     let repositories = registry
         .list_all_repositories()
         .await
         .context("cannot list repositories")?;
+    let wanted: Vec<String> = repositories
+        .into_iter()
+        .filter(|r| repo_globs.matches(r))
+        .collect();
+    let listings: Vec<(String, anyhow::Result<Vec<TagInfo>>)> = futures_util::stream::iter(wanted)
+        .map(|repository| async move {
+            let listed = if newest.is_some() {
+                list::all_tags_with_metadata(registry, &repository).await
+            } else {
+                registry
+                    .list_all_tags(&repository)
+                    .await
+                    .map(|tags| tags.into_iter().map(TagInfo::bare).collect())
+                    .with_context(|| format!("cannot list the tags of {repository}"))
+            };
+            (repository, listed)
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
     let mut targets = Vec::new();
-    for repository in repositories.into_iter().filter(|r| repo_globs.matches(r)) {
-        let listed: anyhow::Result<Vec<TagInfo>> = if newest.is_some() {
-            list::all_tags_with_metadata(registry, &repository).await
-        } else {
-            registry
-                .list_all_tags(&repository)
-                .await
-                .map(|tags| tags.into_iter().map(TagInfo::bare).collect())
-                .with_context(|| format!("cannot list the tags of {repository}"))
-        };
+    for (repository, listed) in listings {
         match listed {
             Ok(listed) => targets.extend(select::tags(listed, tag_globs, newest).into_iter().map(
                 |tag| Target {
