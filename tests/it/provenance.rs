@@ -5,4 +5,5 @@ mod cli;
 mod fixture;
 mod gpg_matrix;
 mod scan_registry;
+mod sigstore_keys;
 mod sigstore_matrix;

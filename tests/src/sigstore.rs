@@ -113,3 +113,144 @@ pub async fn attach(
         .push_manifest(repo, &attachment_tag(digest), OCI_MANIFEST, &bytes)
         .await;
 }
+
+/// A key type the `openssl` command line generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA on the named curve (`P-256`, `P-384`, `P-521`, `secp256k1`).
+    Ec(&'static str),
+    /// RSA of that many bits.
+    Rsa(u32),
+    /// Ed25519.
+    Ed25519,
+}
+
+/// A key made by the `openssl` command line, an implementation independent of cra's: it signs
+/// the way sigstore verifies (SHA-256 digest for ECDSA and RSA PKCS#1 v1.5, pure Ed25519).
+#[derive(Debug)]
+pub struct OpensslKey {
+    kind: KeyKind,
+    private: PathBuf,
+    /// The PEM `PUBLIC KEY` (a policy's `keyPath`).
+    pub public: PathBuf,
+}
+
+/// Whether the `openssl` command line is installed; prints why not.
+#[allow(clippy::print_stderr)]
+pub fn openssl_available() -> bool {
+    let found = std::process::Command::new("openssl")
+        .arg("version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipping: openssl is not installed (apt-get install openssl)");
+    }
+    found
+}
+
+/// Runs `openssl` with `args`, failing the test with its stderr.
+fn openssl(args: &[&std::ffi::OsStr]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl OpensslKey {
+    /// Generates a key in `dir` and writes its public key to `dir/<name>.pub`.
+    pub fn generate(dir: &Path, name: &str, kind: KeyKind) -> OpensslKey {
+        let private = dir.join(format!("{name}.key"));
+        let public = dir.join(format!("{name}.pub"));
+        let options: Vec<String> = match kind {
+            KeyKind::Ec(curve) => vec![
+                "-algorithm".into(),
+                "EC".into(),
+                "-pkeyopt".into(),
+                format!("ec_paramgen_curve:{curve}"),
+                "-pkeyopt".into(),
+                "ec_param_enc:named_curve".into(),
+            ],
+            KeyKind::Rsa(bits) => vec![
+                "-algorithm".into(),
+                "RSA".into(),
+                "-pkeyopt".into(),
+                format!("rsa_keygen_bits:{bits}"),
+            ],
+            KeyKind::Ed25519 => vec!["-algorithm".into(), "ed25519".into()],
+        };
+        let mut args: Vec<&std::ffi::OsStr> = vec!["genpkey".as_ref()];
+        args.extend(options.iter().map(std::ffi::OsStr::new));
+        args.extend(["-out".as_ref(), private.as_os_str()]);
+        openssl(&args);
+        openssl(&[
+            "pkey".as_ref(),
+            "-in".as_ref(),
+            private.as_os_str(),
+            "-pubout".as_ref(),
+            "-out".as_ref(),
+            public.as_os_str(),
+        ]);
+        OpensslKey {
+            kind,
+            private,
+            public,
+        }
+    }
+
+    /// Writes the public key as a PKCS#1 `RSA PUBLIC KEY` to `path` (RSA keys only).
+    pub fn write_pkcs1_public(&self, path: &Path) {
+        openssl(&[
+            "rsa".as_ref(),
+            "-in".as_ref(),
+            self.private.as_os_str(),
+            "-RSAPublicKey_out".as_ref(),
+            "-out".as_ref(),
+            path.as_os_str(),
+        ]);
+    }
+
+    /// The base64 signature over `payload`.
+    pub fn sign(&self, payload: &[u8]) -> String {
+        let dir = tempfile::tempdir().expect("signing dir");
+        let input = dir.path().join("payload");
+        let output = dir.path().join("signature");
+        std::fs::write(&input, payload).expect("write payload");
+        let (inp, out, key) = (
+            input.as_os_str(),
+            output.as_os_str(),
+            self.private.as_os_str(),
+        );
+        if self.kind == KeyKind::Ed25519 {
+            openssl(&[
+                "pkeyutl".as_ref(),
+                "-sign".as_ref(),
+                "-rawin".as_ref(),
+                "-inkey".as_ref(),
+                key,
+                "-in".as_ref(),
+                inp,
+                "-out".as_ref(),
+                out,
+            ]);
+        } else {
+            openssl(&[
+                "dgst".as_ref(),
+                "-sha256".as_ref(),
+                "-sign".as_ref(),
+                key,
+                "-out".as_ref(),
+                out,
+                inp,
+            ]);
+        }
+        let signature = std::fs::read(&output).expect("read signature");
+        base64::engine::general_purpose::STANDARD.encode(signature)
+    }
+}

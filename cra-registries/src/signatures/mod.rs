@@ -4,8 +4,9 @@
 //! [`TrustConfig::verify`] decides on one image by its reference and manifest digest.
 //! GPG simple signing signatures are read from the lookaside store `registries.d` names
 //! (`lookaside.rs`) and verified with rpgp (`gpg.rs`); sigstore signatures are read from the
-//! registry's `sha256-<hex>.sig` attachments when `use-sigstore-attachments` is on and verified
-//! with the `p256` crate (`sigstore.rs`).
+//! registry's `sha256-<hex>.sig` attachments when `use-sigstore-attachments` is on (`sigstore.rs`)
+//! and verified with ECDSA P-256/P-384/P-521, RSA or Ed25519 public keys through the RustCrypto
+//! crates (`sigstore_key.rs`).
 //! Every requirement of the most specific scope must be satisfied; a signature requirement is
 //! satisfied by one signature that verifies under a trusted key, is for this manifest, and
 //! claims an identity the `signedIdentity` rule accepts.
@@ -15,6 +16,7 @@ mod gpg;
 mod load;
 mod lookaside;
 mod sigstore;
+mod sigstore_key;
 
 use std::path::Path;
 use std::time::SystemTime;

@@ -2,22 +2,20 @@
 //!
 //! The signatures of manifest `sha256:<hex>` are the layers of the image tagged
 //! `sha256-<hex>.sig` in the same repository (cosign's convention): each layer's blob is the
-//! payload, and its `dev.cosignproject.cosign/signature` annotation the base64 of an ASN.1 DER
-//! ECDSA signature over it.
-//! Keys are PEM public keys; ECDSA P-256 with SHA-256 (cosign's and skopeo's default) is what the
-//! `p256` crate verifies here; other key types are refused with a clear error.
+//! payload, and its `dev.cosignproject.cosign/signature` annotation the base64 of a signature
+//! over it.
+//! Keys are PEM public keys of the types containers/image accepts (ECDSA P-256, P-384 and P-521,
+//! RSA, Ed25519), verified as `sigstore_key.rs` describes.
 
-use base64::Engine as _;
 use bytes::BytesMut;
 use cra_core::manifest::Manifest;
 use cra_core::policy::SignatureRefusal;
 use cra_core::{Digest, ErrorKind, Registry, RegistryError};
 use futures_util::StreamExt;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{DerSignature, VerifyingKey};
-use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
 
 use super::lookaside::{MAX_SIGNATURES, MAX_SIGNATURE_SIZE};
+pub use super::sigstore_key::KeyError;
+pub(crate) use super::sigstore_key::PublicKey;
 
 /// The annotation holding the base64 signature.
 const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -25,65 +23,6 @@ const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The largest attachment manifest read.
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
-
-/// A sigstore public key.
-#[derive(Clone)]
-pub(crate) struct PublicKey {
-    key: VerifyingKey,
-    fingerprint: String,
-}
-
-impl std::fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("PublicKey").field(&self.fingerprint).finish()
-    }
-}
-
-/// Why a sigstore public key cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// The data is not a PEM ECDSA P-256 public key.
-    #[error("not a PEM ECDSA P-256 public key (the only sigstore key type supported)")]
-    Parse(#[source] p256::pkcs8::spki::Error),
-}
-
-impl PublicKey {
-    /// Parses a PEM `PUBLIC KEY`.
-    pub(crate) fn parse(pem: &[u8]) -> Result<PublicKey, KeyError> {
-        let text = String::from_utf8_lossy(pem);
-        let key = VerifyingKey::from_public_key_pem(text.trim()).map_err(KeyError::Parse)?;
-        let der = key.to_public_key_der().map_err(KeyError::Parse)?;
-        let fingerprint = Digest::sha256_of(der.as_bytes()).to_string();
-        Ok(PublicKey { key, fingerprint })
-    }
-
-    /// `sha256:<hex>` of the key's DER form.
-    pub(crate) fn fingerprint(&self) -> &str {
-        &self.fingerprint
-    }
-
-    /// Verifies a base64 DER signature over `payload`.
-    pub(crate) fn verify(
-        &self,
-        payload: &[u8],
-        signature_b64: &str,
-    ) -> Result<(), SignatureRefusal> {
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(signature_b64.trim())
-            .map_err(|_| SignatureRefusal::Malformed {
-                reason: "the signature annotation is not base64",
-            })?;
-        let signature =
-            DerSignature::try_from(der.as_slice()).map_err(|_| SignatureRefusal::Malformed {
-                reason: "the signature is not an ASN.1 DER ECDSA signature",
-            })?;
-        self.key
-            .verify(payload, &signature)
-            .map_err(|_| SignatureRefusal::NotVerified {
-                key_id: self.fingerprint.clone(),
-            })
-    }
-}
 
 /// One attachment: its payload and base64 signature, or why it was refused before verifying.
 pub(crate) type Attachment = Result<(Vec<u8>, String), SignatureRefusal>;
