@@ -36,12 +36,12 @@ const MIN_RSA_BITS: usize = 1024;
 /// The largest RSA modulus accepted.
 const MAX_RSA_BITS: usize = 16384;
 
-/// An ECDSA signature of type `$sig` in ASN.1 DER, or else in the fixed-size `r || s` form
-/// sigstore also accepts.
+/// An ECDSA signature of type `$sig` (scalars of `$n` bytes) in ASN.1 DER, or else in the
+/// `r || s` form (IEEE P1363) sigstore also accepts.
 macro_rules! ecdsa_signature {
-    ($sig:ty, $bytes:expr) => {
+    ($sig:ty, $n:expr, $bytes:expr) => {
         <$sig>::from_der($bytes)
-            .or_else(|_| <$sig>::from_slice($bytes))
+            .or_else(|_| <$sig>::from_slice(&p1363_fixed($bytes, $n).unwrap_or_default()))
             .map_err(|_| SignatureRefusal::Malformed {
                 reason: "the signature is not an ECDSA signature of the key's curve",
             })
@@ -241,15 +241,15 @@ impl PublicKey {
             })?;
         let verified = match &self.key {
             Key::P256(key) => {
-                let signature = ecdsa_signature!(p256::ecdsa::Signature, &signature)?;
+                let signature = ecdsa_signature!(p256::ecdsa::Signature, 32, &signature)?;
                 key.verify_prehash(&sha256_prehash::<32>(payload), &signature)
             }
             Key::P384(key) => {
-                let signature = ecdsa_signature!(p384::ecdsa::Signature, &signature)?;
+                let signature = ecdsa_signature!(p384::ecdsa::Signature, 48, &signature)?;
                 key.verify_prehash(&sha256_prehash::<48>(payload), &signature)
             }
             Key::P521(key) => {
-                let signature = ecdsa_signature!(p521::ecdsa::Signature, &signature)?;
+                let signature = ecdsa_signature!(p521::ecdsa::Signature, 66, &signature)?;
                 key.verify_prehash(&sha256_prehash::<66>(payload), &signature)
             }
             Key::Rsa(key) => {
@@ -300,6 +300,25 @@ fn rsa_key(der: &[u8]) -> Result<rsa::RsaPublicKey, KeyError> {
     }
     let key = rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS).map_err(invalid("RSA"))?;
     Ok(key)
+}
+
+/// An `r || s` signature as sigstore reads it (an even length up to 132 bytes, split in halves),
+/// with each half left-padded to `n` bytes; `None` when it cannot be one for scalars of `n` bytes.
+fn p1363_fixed(bytes: &[u8], n: usize) -> Option<Vec<u8>> {
+    if bytes.is_empty() || bytes.len() > 132 || !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let (r, s) = bytes.split_at(bytes.len() / 2);
+    let mut out = vec![0u8; 2 * n];
+    for (half, slot) in [r, s].into_iter().zip(out.chunks_mut(n)) {
+        let first = half.iter().position(|b| *b != 0).unwrap_or(half.len());
+        let significant = &half[first..];
+        if significant.len() > n {
+            return None;
+        }
+        slot[n - significant.len()..].copy_from_slice(significant);
+    }
+    Some(out)
 }
 
 /// The SHA-256 digest of `payload`, left-padded with zeros to `N` bytes (the curve's scalar
@@ -361,8 +380,13 @@ MCowBQYDK2VuAyEALppiuZLEw3r3Xoj1Y/EHl4dMCFP0miJGhSEQ6zBidy8=
             key.verify(b"another payload", P384_SIG),
             Err(SignatureRefusal::NotVerified { .. })
         ));
+        let mut wide = vec![0u8; 18];
+        wide.extend_from_slice(&raw[..48]);
+        wide.extend_from_slice(&[0u8; 18]);
+        wide.extend_from_slice(&raw[48..]);
+        key.verify(PAYLOAD, &b64(&wide)).unwrap();
         assert!(matches!(
-            key.verify(PAYLOAD, &b64(&raw[..40])),
+            key.verify(PAYLOAD, &b64(&raw[..41])),
             Err(SignatureRefusal::Malformed { .. })
         ));
     }
