@@ -139,6 +139,28 @@ pub(super) struct Case {
 }
 
 /// What Debian's skopeo answers for any sigstore requirement: it was built without sigstore.
+/// A policy requirement list that refuses every image.
+pub(super) const REJECT: &str = r#"[{"type":"reject"}]"#;
+/// A policy requirement list that accepts every image.
+pub(super) const ACCEPT: &str = r#"[{"type":"insecureAcceptAnything"}]"#;
+
+/// A containers-policy.json with `default` and the docker transport's `(scope, requirements)`.
+pub(super) fn policy(default: &str, scopes: &[(&str, &str)]) -> String {
+    let scopes: Vec<String> = scopes
+        .iter()
+        .map(|(scope, reqs)| {
+            format!(
+                "{}:{reqs}",
+                serde_json::to_string(scope).expect("json string")
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"default":{default},"transports":{{"docker":{{{}}}}}}}"#,
+        scopes.join(",")
+    )
+}
+
 const SIGSTORE_DISABLED: &str = "sigstore disabled";
 
 /// Runs every case through cra and skopeo (printing cra's verdicts); fails listing each case where cra differs from

@@ -4,32 +4,13 @@ use std::path::Path;
 
 use cra_tests::signing::{registries_d, serve_dir};
 
-use super::fixture::{run_matrix, Case, Fixture};
-
-const REJECT: &str = r#"[{"type":"reject"}]"#;
-const ACCEPT: &str = r#"[{"type":"insecureAcceptAnything"}]"#;
+use super::fixture::{policy, run_matrix, Case, Fixture, ACCEPT, REJECT};
 
 fn signed_by(key: &Path, identity: Option<&str>) -> String {
     let identity = identity.map_or(String::new(), |i| format!(r#","signedIdentity":{i}"#));
     format!(
         r#"[{{"type":"signedBy","keyType":"GPGKeys","keyPath":{}{identity}}}]"#,
         serde_json::to_string(&key.display().to_string()).expect("json string")
-    )
-}
-
-fn policy(default: &str, scopes: &[(&str, &str)]) -> String {
-    let scopes: Vec<String> = scopes
-        .iter()
-        .map(|(scope, reqs)| {
-            format!(
-                "{}:{reqs}",
-                serde_json::to_string(scope).expect("json string")
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"default":{default},"transports":{{"docker":{{{}}}}}}}"#,
-        scopes.join(",")
     )
 }
 

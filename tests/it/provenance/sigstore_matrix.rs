@@ -12,32 +12,13 @@ use cra_core::Digest;
 use cra_tests::signing::registries_d;
 use cra_tests::sigstore::{attach, payload, SigstoreKey};
 
-use super::fixture::{run_matrix, Case, Fixture};
-
-const REJECT: &str = r#"[{"type":"reject"}]"#;
-const ACCEPT: &str = r#"[{"type":"insecureAcceptAnything"}]"#;
+use super::fixture::{policy, run_matrix, Case, Fixture, ACCEPT, REJECT};
 
 fn sigstore_signed(key: &Path, identity: Option<&str>) -> String {
     let identity = identity.map_or(String::new(), |i| format!(r#","signedIdentity":{i}"#));
     format!(
         r#"[{{"type":"sigstoreSigned","keyPath":{}{identity}}}]"#,
         serde_json::to_string(&key.display().to_string()).expect("json string")
-    )
-}
-
-fn policy(default: &str, scopes: &[(&str, &str)]) -> String {
-    let scopes: Vec<String> = scopes
-        .iter()
-        .map(|(scope, reqs)| {
-            format!(
-                "{}:{reqs}",
-                serde_json::to_string(scope).expect("json string")
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"default":{default},"transports":{{"docker":{{{}}}}}}}"#,
-        scopes.join(",")
     )
 }
 
