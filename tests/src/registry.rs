@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use cra_core::manifest::media_type;
 use cra_core::{Digest, RegistryCredentials, RegistryKind, Secret};
 
+use crate::image::{Compression, Image, Layer};
+
 /// The path of the registry binary (Debian's `docker-registry` package).
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
@@ -330,6 +332,27 @@ impl RegistryServer {
         let body = resp.text().await.unwrap_or_default();
         assert_eq!(status, 201, "put manifest {repo}:{reference}: {body}");
         Digest::sha256_of(bytes)
+    }
+
+    /// Pushes `image` with every layer gzipped (a manifest here has one layer media type).
+    pub async fn push_gzipped(&self, repo: &str, tag: &str, image: &Image) -> PushedImage {
+        let image = Image::new(
+            &image.arch,
+            image
+                .layers
+                .iter()
+                .map(|l| Layer::from_tar(l.tar.clone(), Compression::Gzip))
+                .collect(),
+        );
+        let layers: Vec<Vec<u8>> = image.layers.iter().map(|l| l.blob.clone()).collect();
+        self.push_image(
+            repo,
+            tag,
+            &image.config,
+            &layers,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        )
+        .await
     }
 
     /// Uploads the config and layers (already compressed) and a manifest tagged `tag`.

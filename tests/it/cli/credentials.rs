@@ -11,16 +11,7 @@ use super::{cra, debian_image, run};
 async fn registry_with_image() -> RegistryServer {
     let server = RegistryServer::start(Auth::htpasswd("alice", "s3cret")).await;
     let image = debian_image();
-    let layers: Vec<Vec<u8>> = image.layers.iter().map(|l| l.blob.clone()).collect();
-    server
-        .push_image(
-            "team/app",
-            "v1",
-            &image.config,
-            &layers,
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-        )
-        .await;
+    server.push_gzipped("team/app", "v1", &image).await;
     server
 }
 

@@ -58,28 +58,6 @@ fn app_image() -> Image {
     )
 }
 
-/// Pushes `image` with every layer gzipped (a registry manifest here has one layer media type).
-async fn push(registry: &RegistryServer, repo: &str, tag: &str, image: &Image) -> PushedImage {
-    let image = Image::new(
-        &image.arch,
-        image
-            .layers
-            .iter()
-            .map(|l| Layer::from_tar(l.tar.clone(), Compression::Gzip))
-            .collect(),
-    );
-    let layers: Vec<Vec<u8>> = image.layers.iter().map(|l| l.blob.clone()).collect();
-    registry
-        .push_image(
-            repo,
-            tag,
-            &image.config,
-            &layers,
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-        )
-        .await
-}
-
 fn registry_source(registry: &RegistryServer, repo: &str, tag: &str) -> ImageSource {
     let reference: cra_core::Reference =
         format!("{}/{repo}:{tag}", registry.host()).parse().unwrap();
@@ -117,7 +95,7 @@ async fn cached_reports_are_identical_to_uncached_ones() {
     let dir = tempfile::tempdir().unwrap();
     let cache = LayerCache::open(dir.path().join("cache"), 64 << 20).unwrap();
     for (repo, image) in &images {
-        push(&registry, repo, "1", image).await;
+        registry.push_gzipped(repo, "1", image).await;
     }
     let mut expected = Vec::new();
     for (repo, _) in &images {
@@ -197,7 +175,9 @@ async fn damaged_entries_are_recomputed() {
         return;
     }
     let registry = RegistryServer::start_logged(Auth::None).await;
-    push(&registry, "three", "1", &three_layer_image()).await;
+    registry
+        .push_gzipped("three", "1", &three_layer_image())
+        .await;
     let source = registry_source(&registry, "three", "1");
     let dir = tempfile::tempdir().unwrap();
     let cache = LayerCache::open(dir.path(), 64 << 20).unwrap();
@@ -240,7 +220,9 @@ async fn cli_rescan_pulls_no_blob_and_no_cache_pulls_them_all() {
         return;
     }
     let registry = RegistryServer::start_logged(Auth::None).await;
-    push(&registry, "team/app", "1.0", &three_layer_image()).await;
+    registry
+        .push_gzipped("team/app", "1.0", &three_layer_image())
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let cache_dir = dir.path().join("cache");
     let reference = format!("{}/team/app:1.0", registry.host());

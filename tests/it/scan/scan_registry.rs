@@ -21,19 +21,6 @@ fn app(version: &str) -> Image {
     )
 }
 
-async fn push(registry: &RegistryServer, repo: &str, tag: &str, image: &Image) {
-    let layers: Vec<Vec<u8>> = image.layers.iter().map(|l| l.blob.clone()).collect();
-    registry
-        .push_image(
-            repo,
-            tag,
-            &image.config,
-            &layers,
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-        )
-        .await;
-}
-
 async fn scan_registry(
     registry: &RegistryServer,
     dir: &Path,
@@ -92,10 +79,10 @@ async fn scan_registry_selects_scans_shares_layers_and_resumes() {
     }
     let registry = RegistryServer::start_logged(Auth::None).await;
     for tag in ["1.0", "1.1", "2.0"] {
-        push(&registry, "team/app", tag, &app(tag)).await;
+        registry.push_gzipped("team/app", tag, &app(tag)).await;
     }
-    push(&registry, "team/web", "1.0", &app("web")).await;
-    push(&registry, "other/x", "1.0", &app("x")).await;
+    registry.push_gzipped("team/web", "1.0", &app("web")).await;
+    registry.push_gzipped("other/x", "1.0", &app("x")).await;
     // A layer that is no gzip at all: the image fails, the run goes on.
     let mut bad = app("bad");
     bad.layers[1] = Layer::from_tar(b"not a tar".to_vec(), Compression::None);
@@ -163,7 +150,7 @@ async fn scan_registry_selects_scans_shares_layers_and_resumes() {
         .remove("team/web:1.0");
     std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
     // A new tag replaces 1.1 among the two newest.
-    push(&registry, "team/app", "3.0", &app("3.0")).await;
+    registry.push_gzipped("team/app", "3.0", &app("3.0")).await;
 
     let before = registry.blob_requests();
     let err = scan_registry(&registry, dir.path(), &[]).await.unwrap_err();
@@ -210,7 +197,9 @@ async fn images_scanned_at_once_walk_a_shared_layer_once() {
         let mut image = app(name);
         image.layers.insert(1, filler.clone());
         let image = Image::new("amd64", image.layers);
-        push(&registry, &format!("fleet/{name}"), "1", &image).await;
+        registry
+            .push_gzipped(&format!("fleet/{name}"), "1", &image)
+            .await;
     }
     let shared = [base_layer(Compression::Gzip).blob, filler.blob.clone()]
         .map(|blob| Digest::sha256_of(&blob).to_string());

@@ -6,24 +6,10 @@ use std::path::Path;
 
 use clap::Parser;
 use cra_cli::Status;
-use cra_tests::image::Image;
 use cra_tests::registry::{registry_available, Auth, RegistryServer};
 use serde_json::Value;
 
 use super::{bookworm_image, bullseye_image, fixture_db};
-
-async fn push(registry: &RegistryServer, repo: &str, tag: &str, image: &Image) {
-    let layers: Vec<Vec<u8>> = image.layers.iter().map(|l| l.blob.clone()).collect();
-    registry
-        .push_image(
-            repo,
-            tag,
-            &image.config,
-            &layers,
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-        )
-        .await;
-}
 
 async fn cra(args: &[&str]) -> anyhow::Result<()> {
     let mut argv = vec!["cra"];
@@ -59,8 +45,12 @@ async fn scan_registry_vulns_reports_summary_gate_and_resume() {
         return;
     }
     let registry = RegistryServer::start(Auth::None).await;
-    push(&registry, "team/app", "1", &bookworm_image()).await;
-    push(&registry, "team/old", "1", &bullseye_image()).await;
+    registry
+        .push_gzipped("team/app", "1", &bookworm_image())
+        .await;
+    registry
+        .push_gzipped("team/old", "1", &bullseye_image())
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let db_dir = dir.path().join("db");
     fixture_db(&db_dir, &["Debian", "PyPI", "npm"]);
