@@ -31,15 +31,18 @@ const KNOWN_TRANSPORTS: &[&str] = &[
 pub enum KeySource {
     /// Key files (`keyPath`, or each of `keyPaths`).
     Paths(Vec<PathBuf>),
-    /// Inline key material (`keyData`, base64-decoded).
-    Data(Vec<u8>),
+    /// Inline key material (`keyData`, or each of sigstoreSigned's `keyDatas`), base64-decoded.
+    Data(Vec<Vec<u8>>),
 }
 
 impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Paths(paths) => f.debug_tuple("Paths").field(paths).finish(),
-            Self::Data(data) => write!(f, "Data({} bytes)", data.len()),
+            Self::Data(keys) => {
+                let sizes: Vec<usize> = keys.iter().map(Vec::len).collect();
+                write!(f, "Data({sizes:?} bytes)")
+            }
         }
     }
 }
@@ -194,8 +197,12 @@ enum RawRequirement {
     SigstoreSigned {
         #[serde(rename = "keyPath")]
         key_path: Option<PathBuf>,
+        #[serde(rename = "keyPaths")]
+        key_paths: Option<Vec<PathBuf>>,
         #[serde(rename = "keyData")]
         key_data: Option<String>,
+        #[serde(rename = "keyDatas")]
+        key_datas: Option<Vec<String>>,
         #[serde(rename = "signedIdentity")]
         signed_identity: Option<RawSignedIdentity>,
     },
@@ -225,7 +232,7 @@ impl TryFrom<RawRequirement> for Requirement {
                 let keys = match (key_path, key_paths, key_data) {
                     (Some(path), None, None) => KeySource::Paths(vec![path]),
                     (None, Some(paths), None) if !paths.is_empty() => KeySource::Paths(paths),
-                    (None, None, Some(data)) => KeySource::Data(decode_key_data(&data)?),
+                    (None, None, Some(data)) => KeySource::Data(vec![decode_key_data(&data)?]),
                     _ => return Err(PolicyError::KeySources("signedBy")),
                 };
                 Self::SignedBy {
@@ -235,12 +242,24 @@ impl TryFrom<RawRequirement> for Requirement {
             }
             RawRequirement::SigstoreSigned {
                 key_path,
+                key_paths,
                 key_data,
+                key_datas,
                 signed_identity,
             } => {
-                let key = match (key_path, key_data) {
-                    (Some(path), None) => KeySource::Paths(vec![path]),
-                    (None, Some(data)) => KeySource::Data(decode_key_data(&data)?),
+                // Exactly one source; a signature by any of its keys satisfies the requirement.
+                let key = match (key_path, key_paths, key_data, key_datas) {
+                    (Some(path), None, None, None) => KeySource::Paths(vec![path]),
+                    (None, Some(paths), None, None) if !paths.is_empty() => KeySource::Paths(paths),
+                    (None, None, Some(data), None) => {
+                        KeySource::Data(vec![decode_key_data(&data)?])
+                    }
+                    (None, None, None, Some(datas)) if !datas.is_empty() => KeySource::Data(
+                        datas
+                            .iter()
+                            .map(|data| decode_key_data(data))
+                            .collect::<Result<_, _>>()?,
+                    ),
                     _ => return Err(PolicyError::KeySources("sigstoreSigned")),
                 };
                 Self::SigstoreSigned {
@@ -337,7 +356,7 @@ mod tests {
         assert_eq!(
             reqs,
             [Requirement::SigstoreSigned {
-                key: KeySource::Data(vec![0, 1, 2]),
+                key: KeySource::Data(vec![vec![0, 1, 2]]),
                 signed_identity: SignedIdentity::MatchRepository,
             }]
         );
@@ -365,6 +384,29 @@ mod tests {
                 keys: KeySource::Paths(vec!["/a".into(), "/b".into()]),
                 signed_identity: SignedIdentity::MatchRepoDigestOrExact,
             }]
+        );
+    }
+
+    #[test]
+    fn sigstore_key_lists_are_read() {
+        let p = policy(
+            r#"{"default": [{"type": "sigstoreSigned", "keyPaths": ["/a", "/b"]},
+                            {"type": "sigstoreSigned", "keyDatas": ["AAE=", "Ag=="]}]}"#,
+        )
+        .unwrap();
+        let (_, reqs) = p.requirements_for(&id("r.example/a:1"));
+        assert_eq!(
+            reqs,
+            [
+                Requirement::SigstoreSigned {
+                    key: KeySource::Paths(vec!["/a".into(), "/b".into()]),
+                    signed_identity: SignedIdentity::default(),
+                },
+                Requirement::SigstoreSigned {
+                    key: KeySource::Data(vec![vec![0, 1], vec![2]]),
+                    signed_identity: SignedIdentity::default(),
+                },
+            ]
         );
     }
 
@@ -400,6 +442,22 @@ mod tests {
             (
                 r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys"}]}"#,
                 "sources",
+            ),
+            (
+                r#"{"default": [{"type": "sigstoreSigned", "keyPath": "/k", "keyPaths": ["/l"]}]}"#,
+                "sources",
+            ),
+            (
+                r#"{"default": [{"type": "sigstoreSigned", "keyDatas": []}]}"#,
+                "sources",
+            ),
+            (
+                r#"{"default": [{"type": "sigstoreSigned", "keyDatas": ["AA==", "***"]}]}"#,
+                "keydata",
+            ),
+            (
+                r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyDatas": ["AA=="]}]}"#,
+                "json",
             ),
             (
                 r#"{"default": [{"type": "sigstoreSigned", "keyData": "***"}]}"#,

@@ -50,7 +50,7 @@ pub enum PolicyError {
     #[error("unsupported signedBy keyType {0:?}")]
     KeyType(String),
     /// Not exactly one key source.
-    #[error("{0} needs exactly one of its key sources (keyPath, keyPaths, keyData)")]
+    #[error("{0} needs exactly one non-empty key source (keyPath, keyPaths or keyData; for sigstoreSigned also keyDatas)")]
     KeySources(&'static str),
     /// `keyData` is not base64.
     #[error("keyData is not base64")]

@@ -138,7 +138,7 @@ pub fn default_location(name: &str) -> Option<PathBuf> {
 /// The raw bytes of each key source (one element per file, or the inline data).
 pub(crate) fn key_material(source: &KeySource) -> Result<Vec<Vec<u8>>, TrustConfigError> {
     match source {
-        KeySource::Data(data) => Ok(vec![data.clone()]),
+        KeySource::Data(keys) => Ok(keys.clone()),
         KeySource::Paths(paths) => paths.iter().map(|p| read_bounded(p)).collect(),
     }
 }

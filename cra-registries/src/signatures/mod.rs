@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use cra_core::policy::payload::{self, PayloadKind};
 use cra_core::policy::{
     AcceptedSignature, DockerIdentity, KeySource, Policy, RegistriesD, Rejection, Requirement,
-    SignatureKind, SignedIdentity, Verdict,
+    SignatureKind, SignatureRefusal, SignedIdentity, Verdict,
 };
 use cra_core::{Digest, Reference, Registry};
 
@@ -182,18 +182,18 @@ impl Context<'_> {
         })
     }
 
+    /// A signature by any of the requirement's keys (`keyPaths`, `keyDatas`) satisfies it.
     async fn sigstore_signed(
         &mut self,
-        key: &KeySource,
+        keys: &KeySource,
         rule: &SignedIdentity,
     ) -> Result<AcceptedSignature, Rejection> {
-        let material = load::key_material(key).map_err(keys_rejection)?;
-        let [pem] = material.as_slice() else {
-            return Err(Rejection::Keys {
-                detail: "sigstoreSigned takes exactly one public key".to_owned(),
-            });
-        };
-        let key = sigstore::PublicKey::parse(pem).map_err(keys_rejection)?;
+        let keys: Vec<sigstore::PublicKey> = load::key_material(keys)
+            .map_err(keys_rejection)?
+            .iter()
+            .map(|pem| sigstore::PublicKey::parse(pem))
+            .collect::<Result<_, _>>()
+            .map_err(keys_rejection)?;
         if self.sigstore.is_none() {
             let fetched = if self
                 .config
@@ -221,7 +221,7 @@ impl Context<'_> {
                     .as_ref()
                     .map_err(Clone::clone)
                     .and_then(|(payload_bytes, sig)| {
-                        key.verify(payload_bytes, sig)?;
+                        let key = verifying_key(&keys, payload_bytes, sig)?;
                         let claims = payload::parse(payload_bytes, PayloadKind::Sigstore)?;
                         payload::check(&claims, self.digest, &self.image, rule)?;
                         Ok(AcceptedSignature {
@@ -240,6 +240,26 @@ impl Context<'_> {
             refusals,
         })
     }
+}
+
+/// The first of `keys` under which `signature` verifies; else the first key's refusal.
+fn verifying_key<'k>(
+    keys: &'k [sigstore::PublicKey],
+    payload: &[u8],
+    signature: &str,
+) -> Result<&'k sigstore::PublicKey, SignatureRefusal> {
+    let mut first = None;
+    for key in keys {
+        match key.verify(payload, signature) {
+            Ok(()) => return Ok(key),
+            Err(refusal) => {
+                first.get_or_insert(refusal);
+            }
+        }
+    }
+    Err(first.unwrap_or(SignatureRefusal::Malformed {
+        reason: "the requirement has no key",
+    }))
 }
 
 /// The error and its causes on one line.

@@ -165,6 +165,24 @@ async fn cra_decides_on_sigstore_signed_images_as_expected_and_as_skopeo() {
         r#"[{{"type":"sigstoreSigned","keyData":"{}"}}]"#,
         b64.encode(std::fs::read(&trusted.public).expect("public key"))
     );
+    let key_list = |field: &str, keys: &[&Path]| {
+        let entries: Vec<String> = keys
+            .iter()
+            .map(|path| match field {
+                "keyDatas" => format!(
+                    "\"{}\"",
+                    b64.encode(std::fs::read(path).expect("public key"))
+                ),
+                _ => serde_json::to_string(&path.display().to_string()).expect("json string"),
+            })
+            .collect();
+        let list = format!(
+            r#"[{{"type":"sigstoreSigned","{field}":[{}]}}]"#,
+            entries.join(",")
+        );
+        policy(REJECT, &[(&team, &list)])
+    };
+    let (tp, op) = (trusted.public.as_path(), other.public.as_path());
     let digest_ref = format!("{host}/team/app@{trusted_digest}");
     let exact_ref = sigstore_signed(
         &trusted.public,
@@ -215,6 +233,34 @@ async fn cra_decides_on_sigstore_signed_images_as_expected_and_as_skopeo() {
         case(
             "inline keyData, other key",
             &policy(REJECT, &[(&team, &inline_key)]),
+            a,
+            &other_img,
+            false,
+        ),
+        case(
+            "keyPaths, the trusted key second",
+            &key_list("keyPaths", &[op, tp]),
+            a,
+            &trusted_img,
+            true,
+        ),
+        case(
+            "keyPaths without the signing key",
+            &key_list("keyPaths", &[op]),
+            a,
+            &trusted_img,
+            false,
+        ),
+        case(
+            "keyDatas, the trusted key second",
+            &key_list("keyDatas", &[op, tp]),
+            a,
+            &trusted_img,
+            true,
+        ),
+        case(
+            "keyDatas without the signing key",
+            &key_list("keyDatas", &[tp]),
             a,
             &other_img,
             false,
