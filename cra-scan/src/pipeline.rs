@@ -159,6 +159,17 @@ impl Scanner {
         }
     }
 
+    /// A scanner with `options` of its own that shares this one's walk slots, so scans that
+    /// need options each (the agent's jobs, each with its platform) still walk at most
+    /// [`Scanner::max_walks`] layers at once between them.
+    pub fn with_options(&self, options: ScanOptions) -> Self {
+        Self {
+            options,
+            walks: self.walks.clone(),
+            max_walks: self.max_walks,
+        }
+    }
+
     /// How many layers this scanner's scans, together, walk at most at once: the scan's
     /// [`ScanOptions::layer_concurrency`], or twice the cores when that is more.
     pub fn max_walks(&self) -> usize {

@@ -174,6 +174,9 @@ pub struct ScanEngine {
     max_image_size: u64,
     cache: Option<cra_scan::LayerCache>,
     trust: Option<TrustConfig>,
+    /// The walk slots every job's scanner shares, so concurrent jobs together walk at most
+    /// [`cra_scan::Scanner::max_walks`] layers at once.
+    walks: cra_scan::Scanner,
 }
 
 impl ScanEngine {
@@ -183,11 +186,12 @@ impl ScanEngine {
             max_image_size: settings.max_image_size,
             cache: settings.cache.clone(),
             trust: settings.trust.clone(),
+            walks: cra_scan::Scanner::default(),
         }
     }
 
     fn scanner(&self, platform: Option<Platform>) -> cra_scan::Scanner {
-        cra_scan::Scanner::new(cra_scan::ScanOptions {
+        self.walks.with_options(cra_scan::ScanOptions {
             require_platform: platform.is_some(),
             platform: platform.unwrap_or_default(),
             max_image_size: Some(self.max_image_size),

@@ -324,9 +324,17 @@ async fn scans_sharing_a_scanner_share_its_walk_slots() {
         .collect();
     write_oci_layout(dir.path(), &refs, false);
 
+    // Clones share the slots, and so do scanners made with options of their own from one.
+    let own_options = |_| {
+        Arc::new(scanner.with_options(ScanOptions {
+            layer_concurrency: per_image,
+            ..ScanOptions::default()
+        }))
+    };
+    let scanners: Vec<Arc<Scanner>> = vec![scanner.clone(), own_options(1), own_options(2)];
     let overlap = Arc::new(Overlap::default());
     let scans = names.iter().enumerate().map(|(scan, name)| {
-        let (scanner, overlap) = (scanner.clone(), overlap.clone());
+        let (scanner, overlap) = (scanners[scan].clone(), overlap.clone());
         let source: ImageSource = format!("oci:{}:{name}", dir.path().display())
             .parse()
             .unwrap();
