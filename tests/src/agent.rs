@@ -12,6 +12,8 @@ use cra_cli::agent::Settings;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::image::Entry;
+
 /// One callback the agent sent.
 #[derive(Debug, Clone)]
 pub struct Callback {
@@ -210,26 +212,6 @@ impl Drop for RunningAgent {
     }
 }
 
-/// Appends one regular file to a tar being built in memory (ustar, mode 0644).
-fn tar_file(out: &mut Vec<u8>, path: &str, content: &[u8]) {
-    let mut header = [0u8; 512];
-    header[..path.len()].copy_from_slice(path.as_bytes());
-    header[100..107].copy_from_slice(b"0000644");
-    header[108..115].copy_from_slice(b"0000000");
-    header[116..123].copy_from_slice(b"0000000");
-    header[124..135].copy_from_slice(format!("{:011o}", content.len()).as_bytes());
-    header[136..147].copy_from_slice(b"00000000000");
-    header[148..156].copy_from_slice(b"        ");
-    header[156] = b'0';
-    header[257..263].copy_from_slice(b"ustar\0");
-    header[263..265].copy_from_slice(b"00");
-    let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
-    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(content);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-}
-
 /// An uncompressed layer of a Debian 12 image whose dpkg status lists `packages`
 /// (name, version), each installed.
 pub fn debian_layer(packages: &[(&str, &str)]) -> Vec<u8> {
@@ -242,9 +224,8 @@ pub fn debian_layer(packages: &[(&str, &str)]) -> Vec<u8> {
              Architecture: amd64\nVersion: {version}\nDescription: {name} for tests\n\n"
         ));
     }
-    let mut tar = Vec::new();
-    tar_file(&mut tar, "etc/os-release", os_release.as_bytes());
-    tar_file(&mut tar, "var/lib/dpkg/status", status.as_bytes());
-    tar.extend_from_slice(&[0u8; 1024]);
-    tar
+    crate::image::tar(&[
+        Entry::file("etc/os-release", os_release),
+        Entry::file("var/lib/dpkg/status", status),
+    ])
 }

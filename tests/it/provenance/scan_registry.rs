@@ -7,40 +7,22 @@
 
 use std::path::Path;
 
-use clap::Parser;
 use cra_cli::Status;
 use serde_json::Value;
 
 use super::fixture::Fixture;
+use crate::scan::scan_registry::{run_scan_registry, summary_rows};
 
 async fn scan_registry(f: &Fixture, out: &Path, extra: &[&str]) -> anyhow::Result<()> {
-    let base = f.registry.base_url();
-    let mut argv = vec![
-        "cra",
-        "scan-registry",
-        "--type",
-        "nexus-cr",
-        "--base",
-        &base,
-        "--output-dir",
-        out.to_str().unwrap(),
+    let mut args = vec![
         "--no-cache",
         "--repository",
         "team/*",
         "--registries.d",
         f.file_store.path().to_str().unwrap(),
     ];
-    argv.extend_from_slice(extra);
-    cra_cli::run(cra_cli::Cli::try_parse_from(argv)?).await
-}
-
-fn rows(out: &Path) -> Vec<Value> {
-    let bytes = std::fs::read(out.join("summary.json")).unwrap();
-    serde_json::from_slice::<Value>(&bytes)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    args.extend_from_slice(extra);
+    run_scan_registry(&f.registry, out, &args).await
 }
 
 fn signature_fact(out: &Path, row: &Value) -> Value {
@@ -85,7 +67,7 @@ async fn scan_registry_reports_each_signature_and_refuses_under_the_policy() {
     scan_registry(&f, &out, &["--verify", "--policy", policy])
         .await
         .unwrap();
-    let summary = rows(&out);
+    let summary = summary_rows(&out);
     assert!(
         summary.iter().all(|r| r["status"] == "scanned"),
         "{summary:?}"
@@ -107,7 +89,7 @@ async fn scan_registry_reports_each_signature_and_refuses_under_the_policy() {
         format!("{err}").contains("the signature policy refuses 2 of 3 images"),
         "{err}"
     );
-    let summary = rows(&out);
+    let summary = summary_rows(&out);
     let (bad, good, plain) = (&summary[0], &summary[1], &summary[2]);
     assert_eq!(good["image"], "team/good:1");
     assert_eq!(good["status"], "scanned");

@@ -23,7 +23,7 @@ mod cache;
 mod command;
 mod platforms;
 mod registry;
-mod scan_registry;
+pub(crate) mod scan_registry;
 mod transports;
 
 fn base_layer(compression: Compression) -> Layer {

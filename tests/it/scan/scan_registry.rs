@@ -21,14 +21,13 @@ fn app(version: &str) -> Image {
     )
 }
 
-async fn scan_registry(
+/// `cra scan-registry` over the loopback `registry` (as a nexus-cr) into `out`, then `args`.
+pub(crate) async fn run_scan_registry(
     registry: &RegistryServer,
-    dir: &Path,
-    extra: &[&str],
-) -> Result<(), String> {
+    out: &Path,
+    args: &[&str],
+) -> anyhow::Result<()> {
     let base = registry.base_url();
-    let out = dir.join("out");
-    let cache = dir.join("cache");
     let mut argv = vec![
         "cra",
         "scan-registry",
@@ -38,6 +37,26 @@ async fn scan_registry(
         &base,
         "--output-dir",
         out.to_str().unwrap(),
+    ];
+    argv.extend_from_slice(args);
+    cra_cli::run(cra_cli::Cli::try_parse_from(argv)?).await
+}
+
+/// The rows of `summary.json` in the output directory `out`.
+pub(crate) fn summary_rows(out: &Path) -> Vec<serde_json::Value> {
+    read_json(&out.join("summary.json"))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn scan_registry(
+    registry: &RegistryServer,
+    dir: &Path,
+    extra: &[&str],
+) -> Result<(), String> {
+    let cache = dir.join("cache");
+    let mut args = vec![
         "--cache-dir",
         cache.to_str().unwrap(),
         "--repository",
@@ -49,16 +68,14 @@ async fn scan_registry(
         "-f",
         "cyclonedx-json",
     ];
-    argv.extend_from_slice(extra);
-    let cli = cra_cli::Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
-    cra_cli::run(cli).await.map_err(|e| format!("{e:#}"))
+    args.extend_from_slice(extra);
+    run_scan_registry(registry, &dir.join("out"), &args)
+        .await
+        .map_err(|e| format!("{e:#}"))
 }
 
 fn summary(dir: &Path) -> Vec<serde_json::Value> {
-    read_json(&dir.join("out/summary.json"))
-        .as_array()
-        .unwrap()
-        .clone()
+    summary_rows(&dir.join("out"))
 }
 
 fn statuses(rows: &[serde_json::Value]) -> Vec<(String, String)> {

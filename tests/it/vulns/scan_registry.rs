@@ -10,6 +10,7 @@ use cra_tests::registry::{registry_available, Auth, RegistryServer};
 use serde_json::Value;
 
 use super::{bookworm_image, bullseye_image, fixture_db};
+use crate::scan::scan_registry::{run_scan_registry, summary_rows};
 
 async fn cra(args: &[&str]) -> anyhow::Result<()> {
     let mut argv = vec!["cra"];
@@ -19,13 +20,6 @@ async fn cra(args: &[&str]) -> anyhow::Result<()> {
 
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn rows(out: &Path) -> Vec<Value> {
-    read_json(&out.join("summary.json"))
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 fn report(out: &Path, row: &Value, extension: &str) -> String {
@@ -56,18 +50,9 @@ async fn scan_registry_vulns_reports_summary_gate_and_resume() {
     fixture_db(&db_dir, &["Debian", "PyPI", "npm"]);
     let db = db_dir.to_str().unwrap();
     let out = dir.path().join("out");
-    let out_arg = out.to_str().unwrap();
     let cache = dir.path().join("cache");
-    let base = registry.base_url();
     let run = |extra: &'static [&'static str]| {
         let mut args = vec![
-            "scan-registry",
-            "--type",
-            "nexus-cr",
-            "--base",
-            &base,
-            "--output-dir",
-            out_arg,
             "--cache-dir",
             cache.to_str().unwrap(),
             "--db-dir",
@@ -78,12 +63,13 @@ async fn scan_registry_vulns_reports_summary_gate_and_resume() {
             "cyclonedx-json",
         ];
         args.extend_from_slice(extra);
-        async move { cra(&args).await }
+        let (registry, out) = (&registry, &out);
+        async move { run_scan_registry(registry, out, &args).await }
     };
 
     // Without findings first: the state then holds images scanned without --vulns.
     run(&[]).await.unwrap();
-    assert!(rows(&out).iter().all(|r| r.get("vulns").is_none()));
+    assert!(summary_rows(&out).iter().all(|r| r.get("vulns").is_none()));
 
     // --vulns redoes them although their digests are unchanged; a High gate trips (status 7)
     // after every report and the summary are written.
@@ -95,7 +81,7 @@ async fn scan_registry_vulns_reports_summary_gate_and_resume() {
         format!("{err}").contains("2 of 2 images fail --fail-on severity high"),
         "{err}"
     );
-    let summary = rows(&out);
+    let summary = summary_rows(&out);
     assert_eq!(summary.len(), 2);
     let (app, old) = (&summary[0], &summary[1]);
     assert_eq!(app["image"], "team/app:1");
@@ -157,24 +143,18 @@ async fn scan_registry_vulns_reports_summary_gate_and_resume() {
 
     // Unchanged images keep their findings; a Critical gate passes.
     run(&["--vulns", "--fail-on", "critical"]).await.unwrap();
-    let summary = rows(&out);
+    let summary = summary_rows(&out);
     assert_eq!(summary[0]["status"], "unchanged");
     assert_eq!(summary[0]["vulns"]["grade"], "F");
     assert!(summary[0]["vulns"].get("gate").is_none(), "{}", summary[0]);
 
     // No database: the same advice as `cra scan --vulns`, before anything is scanned.
-    let err = cra(&[
-        "scan-registry",
-        "--type",
-        "nexus-cr",
-        "--base",
-        &base,
-        "--output-dir",
-        out_arg,
-        "--vulns",
-        "--db-dir",
-        dir.path().join("none").to_str().unwrap(),
-    ])
+    let none = dir.path().join("none");
+    let err = run_scan_registry(
+        &registry,
+        &out,
+        &["--vulns", "--db-dir", none.to_str().unwrap()],
+    )
     .await
     .unwrap_err();
     assert!(format!("{err:#}").contains("cra db update"), "{err:#}");
