@@ -70,23 +70,38 @@ pub enum GateFailed {
 impl FailOn {
     /// Passes the report, or says why it fails the gate.
     pub fn check(&self, report: &VulnReport) -> Result<(), GateFailed> {
+        self.check_counts(
+            report.findings.iter().map(|f| (f.rating.severity, 1)),
+            report.grade,
+            report.grade_set_by.as_deref(),
+        )
+    }
+
+    /// The same verdict from what a summary keeps: findings counted by severity, the grade and
+    /// the finding that sets it.
+    pub fn check_counts(
+        &self,
+        counts: impl IntoIterator<Item = (Severity, usize)>,
+        grade: Grade,
+        set_by: Option<&str>,
+    ) -> Result<(), GateFailed> {
         match *self {
             FailOn::Severity(min) => {
-                let count = report
-                    .findings
-                    .iter()
-                    .filter(|f| f.rating.severity >= min && f.rating.severity != Severity::Unknown)
-                    .count();
+                let count: usize = counts
+                    .into_iter()
+                    .filter(|(s, _)| *s >= min && *s != Severity::Unknown)
+                    .map(|(_, n)| n)
+                    .sum();
                 if count > 0 {
                     return Err(GateFailed::Severity { min, count });
                 }
             }
             FailOn::Grade(gate) => {
-                if report.grade >= gate {
+                if grade >= gate {
                     return Err(GateFailed::Grade {
                         gate,
-                        grade: report.grade,
-                        set_by: report.grade_set_by.clone(),
+                        grade,
+                        set_by: set_by.map(str::to_owned),
                     });
                 }
             }

@@ -88,29 +88,11 @@ impl VulnSummary {
 
     /// The verdict of `gate` on these counts, as [`FailOn::check`] gives it on the findings.
     pub fn check(&self, gate: FailOn) -> Result<(), GateFailed> {
-        match gate {
-            FailOn::Severity(min) => {
-                let count: usize = self
-                    .findings
-                    .iter()
-                    .filter(|(s, _)| **s >= min && **s != Severity::Unknown)
-                    .map(|(_, n)| n)
-                    .sum();
-                if count > 0 {
-                    return Err(GateFailed::Severity { min, count });
-                }
-            }
-            FailOn::Grade(limit) => {
-                if self.grade >= limit {
-                    return Err(GateFailed::Grade {
-                        gate: limit,
-                        grade: self.grade,
-                        set_by: self.grade_set_by.clone(),
-                    });
-                }
-            }
-        }
-        Ok(())
+        gate.check_counts(
+            self.findings.iter().map(|(s, n)| (*s, *n)),
+            self.grade,
+            self.grade_set_by.as_deref(),
+        )
     }
 
     /// `2C 1H 0M 0L`, and `?` for findings without a rating.
