@@ -208,10 +208,7 @@ async fn verify(
     registry: &dyn Registry,
     reference: &Reference,
 ) -> Result<SignatureStatus, EngineError> {
-    let manifest = registry
-        .fetch_manifest(reference.repository(), &reference.manifest_reference())
-        .await?;
-    let verdict = trust.verify(registry, reference, &manifest.digest).await;
+    let (_, verdict) = trust.verify_reference(registry, reference).await?;
     let status = SignatureStatus::of(&verdict, true);
     // The reason quotes the signed identity, which the image's signatures supply.
     let summary = cra_core::text::escape_untrusted(&status.summary()).into_owned();

@@ -26,7 +26,7 @@ use cra_core::policy::{
     AcceptedSignature, DockerIdentity, KeySource, Policy, RegistriesD, Rejection, Requirement,
     SignatureKind, SignatureRefusal, SignedIdentity, Verdict,
 };
-use cra_core::{Digest, Reference, Registry};
+use cra_core::{Digest, Reference, Registry, RegistryError};
 
 use crate::config::ConnectOptions;
 
@@ -70,6 +70,19 @@ impl TrustConfig {
             registries_d,
             connect,
         }
+    }
+
+    /// Fetches the manifest `reference` names and decides on it: its digest and the verdict.
+    pub async fn verify_reference(
+        &self,
+        registry: &dyn Registry,
+        reference: &Reference,
+    ) -> Result<(Digest, Verdict), RegistryError> {
+        let manifest = registry
+            .fetch_manifest(reference.repository(), &reference.manifest_reference())
+            .await?;
+        let verdict = self.verify(registry, reference, &manifest.digest).await;
+        Ok((manifest.digest, verdict))
     }
 
     /// Decides on the image `reference` whose manifest (the one the reference names, an index

@@ -110,16 +110,13 @@ impl Trust {
         reference: &Reference,
         image: &str,
     ) -> anyhow::Result<(Digest, Verdict, SignatureStatus)> {
-        let manifest = registry
-            .fetch_manifest(reference.repository(), &reference.manifest_reference())
+        let (digest, verdict) = self
+            .config
+            .verify_reference(registry, reference)
             .await
             .with_context(|| format!("cannot fetch the manifest of {image}"))?;
-        let verdict = self
-            .config
-            .verify(registry, reference, &manifest.digest)
-            .await;
         let status = SignatureStatus::of(&verdict, self.enforce);
-        Ok((manifest.digest, verdict, status))
+        Ok((digest, verdict, status))
     }
 
     /// Whether a rejected image is refused (`--policy` without `--verify`).
